@@ -1,0 +1,5 @@
+import sys
+
+from groupvit.cli import main
+
+sys.exit(main())
