@@ -33,6 +33,8 @@ class ConfigBase:
     """
 
     model_type: ClassVar[str] = ""
+    # where a tower config sits inside a full GroupViT config.json ("text_config" / "vision_config")
+    base_config_key: ClassVar[str | None] = None
     _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **kwargs: Any) -> None:
@@ -93,6 +95,9 @@ class ConfigBase:
 
     @classmethod
     def _from_file_dict(cls, config_dict: dict[str, Any]):
+        """A tower config read from a full GroupViT config.json takes its own part, as the port does."""
+        if cls.base_config_key and config_dict.get("model_type") == "groupvit":
+            config_dict = config_dict.get(cls.base_config_key) or {}
         return cls.from_dict(config_dict)
 
     def __eq__(self, other: object) -> bool:

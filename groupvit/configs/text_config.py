@@ -15,6 +15,7 @@ class GroupViTTextConfig(ConfigBase):
     """
 
     model_type = "groupvit_text_model"
+    base_config_key = "text_config"
     _defaults = {
         "vocab_size": 49408,
         "hidden_size": 256,

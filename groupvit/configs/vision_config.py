@@ -22,6 +22,7 @@ class GroupViTVisionConfig(ConfigBase):
     """
 
     model_type = "groupvit_vision_model"
+    base_config_key = "vision_config"
     _defaults = {
         "hidden_size": 384,
         "intermediate_size": 1536,

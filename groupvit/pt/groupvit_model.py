@@ -1,0 +1,138 @@
+"""`GroupViTModel`: both towers, projection heads, contrastive logits and segmentation."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from groupvit import input_checks
+from groupvit.configs import GroupViTConfig
+from groupvit.outputs import GroupViTModelOutput
+from groupvit.pt._inputs import check_noise, check_text_inputs, check_vision_inputs
+from groupvit.pt.pretrained import GroupViTPreTrainedModel
+from groupvit.pt.segmentation import pixel_grouping, segmentation_logits
+from groupvit.pt.text_transformer import GroupViTTextTransformer
+from groupvit.pt.vision_transformer import GroupViTVisionTransformer
+
+
+def projection_head(in_dim: int, mid_dim: int, out_dim: int) -> nn.Sequential:
+    """Linear -> BatchNorm1d -> ReLU -> Linear (indices 0, 1, 3 hold the weights)."""
+    return nn.Sequential(
+        nn.Linear(in_dim, mid_dim),
+        nn.BatchNorm1d(mid_dim, eps=1e-5, momentum=0.1),
+        nn.ReLU(),
+        nn.Linear(mid_dim, out_dim),
+    )
+
+
+def contrastive_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
+    """Mean of the text->image and image->text cross-entropies with the diagonal as targets."""
+    targets = torch.arange(logits_per_text.shape[0], device=logits_per_text.device)
+    caption_loss = nn.functional.cross_entropy(logits_per_text, targets)
+    image_loss = nn.functional.cross_entropy(logits_per_text.t(), targets)
+    return (caption_loss + image_loss) / 2.0
+
+
+def _normalize(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+class GroupViTModel(GroupViTPreTrainedModel):
+    """GroupViT: image-text logits, embeddings and (optionally) zero-shot segmentation logits."""
+
+    config_class = GroupViTConfig
+
+    def __init__(self, config: GroupViTConfig) -> None:
+        super().__init__(config)
+        text_config, vision_config = config.text_config, config.vision_config
+        self.projection_dim = config.projection_dim
+        self.text_model = GroupViTTextTransformer(text_config)
+        self.vision_model = GroupViTVisionTransformer(vision_config)
+        mid = config.projection_intermediate_dim
+        self.visual_projection = projection_head(vision_config.hidden_size, mid, config.projection_dim)
+        self.text_projection = projection_head(text_config.hidden_size, mid, config.projection_dim)
+        self.logit_scale = nn.Parameter(torch.tensor(float(config.logit_scale_init_value)))
+        self._init_tower(self.text_model, text_config)
+        self._init_tower(self.vision_model, vision_config)
+        for head in (self.visual_projection, self.text_projection):
+            self._init_tower(head, vision_config)
+
+    def get_text_features(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Projected (un-normalized) text features [B, projection_dim]."""
+        check_text_inputs(input_ids, attention_mask, self.config.text_config)
+        pooled = self.text_model(input_ids, attention_mask, position_ids).pooler_output
+        return self.text_projection(pooled)
+
+    def get_image_features(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
+        """Projected (un-normalized) image features [B, projection_dim]."""
+        check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
+        pooled = self.vision_model(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding).pooler_output
+        return self.visual_projection(pooled)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pixel_values: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        return_loss: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        output_segmentation: bool | None = None,
+        return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
+        gumbel_noise: Sequence[torch.Tensor] | None = None,
+    ) -> GroupViTModelOutput | tuple:
+        """Outputs and tuple order as the `transformers` port; `gumbel_noise` as in `GroupViTVisionModel`."""
+        config = self.config
+        output_segmentation = bool(
+            output_segmentation if output_segmentation is not None else config.output_segmentation
+        )
+        output_attentions = bool(output_attentions) or output_segmentation
+        output_hidden_states = bool(output_hidden_states)
+        check_text_inputs(input_ids, attention_mask, config.text_config)
+        check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)
+        check_noise(gumbel_noise, config.vision_config)
+        if return_loss:
+            input_checks.check_loss_pairs(pixel_values.shape[0], input_ids.shape[0])
+        if output_segmentation:
+            input_checks.check_segmentation(config.vision_config)
+
+        vision_outputs = self.vision_model(
+            pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding, gumbel_noise
+        )
+        text_outputs = self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
+
+        image_embeds = _normalize(self.visual_projection(vision_outputs.pooler_output))
+        text_embeds = _normalize(self.text_projection(text_outputs.pooler_output))
+        logit_scale = self.logit_scale.exp()
+        logits_per_text = (text_embeds @ image_embeds.t()) * logit_scale
+        logits_per_image = logits_per_text.t()
+
+        seg_logits = None
+        if output_segmentation:
+            with torch.no_grad():
+                last = vision_outputs.last_hidden_state  # (B_img, O, D): one token per group
+                group_embeds = self.visual_projection(last.reshape(-1, last.shape[-1]))
+                group_embeds = _normalize(group_embeds).reshape(last.shape[0], last.shape[1], -1)
+                grouping = pixel_grouping(vision_outputs.attentions, *pixel_values.shape[-2:])
+                seg_logits = segmentation_logits(group_embeds, text_embeds, grouping, logit_scale)
+
+        out = GroupViTModelOutput(
+            loss=contrastive_loss(logits_per_text) if return_loss else None,
+            logits_per_image=logits_per_image,
+            logits_per_text=logits_per_text,
+            segmentation_logits=seg_logits,
+            text_embeds=text_embeds,
+            image_embeds=image_embeds,
+            text_model_output=text_outputs,
+            vision_model_output=vision_outputs,
+        )
+        return out if return_dict is not False else out.to_tuple()

@@ -1,0 +1,47 @@
+"""Group maps -> per-pixel grouping, and the segmentation logits of SPEC §2.10."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def feature_grid(height: int, width: int, num_tokens: int) -> tuple[int, int]:
+    """Rows and columns of the token grid behind an image of height x width (the reference's rule)."""
+    scale = (height * width // num_tokens) ** 0.5
+    if height > width:
+        grid_w = int(np.round(width / scale))
+        return num_tokens // grid_w, grid_w
+    grid_h = int(np.round(height / scale))
+    return grid_h, num_tokens // grid_h
+
+
+def chain_group_maps(soft_maps: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Soft maps [B, O_s, N_s] of the grouping stages -> token-to-final-group map [B, N_0, O_last]."""
+    chained = soft_maps[0].transpose(1, 2)
+    for soft in soft_maps[1:]:
+        chained = chained @ soft.transpose(1, 2)
+    return chained
+
+
+def pixel_grouping(soft_maps: Sequence[torch.Tensor], height: int, width: int) -> torch.Tensor:
+    """Final groups per pixel [B, O_last, H, W]: chained maps resized bilinearly (half-pixel, no antialias)."""
+    chained = chain_group_maps(soft_maps).transpose(1, 2)  # (B, O, N)
+    batch, groups, tokens = chained.shape
+    grid_h, grid_w = feature_grid(height, width, tokens)
+    maps = chained.reshape(batch, groups, grid_h, grid_w)
+    return nn.functional.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
+
+
+def segmentation_logits(
+    group_embeds: torch.Tensor, text_embeds: torch.Tensor, grouping: torch.Tensor, logit_scale: torch.Tensor
+) -> torch.Tensor:
+    """[B_img, B_txt, H, W] from normalized group embeddings [B_img, O, P], text [B_txt, P], grouping."""
+    batch, groups, height, width = grouping.shape
+    per_group = (group_embeds @ text_embeds.t()) * logit_scale  # (B_img, O, B_txt)
+    flat = grouping.reshape(batch, groups, height * width)
+    logits = (per_group.transpose(1, 2) @ flat) * logit_scale  # the reference applies the scale twice
+    return logits.reshape(batch, text_embeds.shape[0], height, width)

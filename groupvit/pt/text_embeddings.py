@@ -1,0 +1,25 @@
+"""Token plus learned position embeddings of the text encoder."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from groupvit.configs import GroupViTTextConfig
+
+
+class GroupViTTextEmbeddings(nn.Module):
+    """`token_embedding(ids) + position_embedding(arange(L))`."""
+
+    def __init__(self, config: GroupViTTextConfig) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position_embedding = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.register_buffer(
+            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
+        )
+
+    def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        if position_ids is None:
+            position_ids = self.position_ids[:, : input_ids.shape[-1]]
+        return self.token_embedding(input_ids) + self.position_embedding(position_ids)

@@ -1,0 +1,42 @@
+"""`GroupViTVisionModel`: the vision tower on its own."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from groupvit.configs import GroupViTVisionConfig
+from groupvit.outputs import BaseModelOutputWithPooling
+from groupvit.pt._inputs import check_noise, check_vision_inputs
+from groupvit.pt.pretrained import GroupViTPreTrainedModel
+from groupvit.pt.vision_transformer import GroupViTVisionTransformer
+
+
+class GroupViTVisionModel(GroupViTPreTrainedModel):
+    """Vision encoder; `attentions` are the soft assignment maps of the grouping stages."""
+
+    config_class = GroupViTVisionConfig
+    sub_config_name = "vision_config"
+
+    def __init__(self, config: GroupViTVisionConfig) -> None:
+        super().__init__(config)
+        self.vision_model = GroupViTVisionTransformer(config)
+        self._init_tower(self.vision_model, config)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
+        gumbel_noise: Sequence[torch.Tensor] | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """`gumbel_noise`: one tensor [B, O_s, N_s] per grouping stage, used in train mode only."""
+        check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
+        check_noise(gumbel_noise, self.config)
+        out = self.vision_model(
+            pixel_values, bool(output_attentions), bool(output_hidden_states), interpolate_pos_encoding, gumbel_noise
+        )
+        return out if return_dict is not False else out.to_tuple()
