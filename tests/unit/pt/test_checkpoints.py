@@ -1,0 +1,99 @@
+"""Checkpoint directories: round trips, strict loading, tower models from a full checkpoint."""
+
+import pytest
+import torch
+from conftest import make_inputs, randomize
+
+from groupvit.pt import GroupViTModel, GroupViTTextModel, GroupViTVisionModel
+from groupvit.weights_bridge.keys import expected_shapes
+from tiny_configs import tiny_config
+
+
+def test_state_dict_keys_are_the_contract():
+    for stages in ("three_stage", "four_stage", "two_stage"):
+        config = tiny_config(stages)
+        model = GroupViTModel(config)
+        assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == expected_shapes(config)
+        text = GroupViTTextModel(config.text_config)
+        assert {k: tuple(v.shape) for k, v in text.state_dict().items()} == expected_shapes(config.text_config)
+
+
+def test_save_and_load_round_trip_bit_exact(tmp_path, tiny_model):
+    tiny_model.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = GroupViTModel.from_pretrained(tmp_path)
+    assert not loaded.training
+    for key, value in tiny_model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert loaded.config == tiny_model.config
+
+
+def test_pytorch_bin_with_position_ids(tmp_path, tiny_model):
+    tiny_model.config.save_pretrained(tmp_path)
+    state = dict(tiny_model.state_dict())
+    state["text_model.embeddings.position_ids"] = torch.arange(16)[None]
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    loaded = GroupViTModel.from_pretrained(tmp_path)
+    pixels, ids, _ = make_inputs(tiny_model.config)
+    with torch.no_grad():
+        assert torch.equal(loaded(input_ids=ids, pixel_values=pixels).logits_per_image,
+                           tiny_model(input_ids=ids, pixel_values=pixels).logits_per_image)
+
+
+def test_towers_take_their_part_of_a_full_checkpoint(tmp_path, tiny_model):
+    tiny_model.save_pretrained(tmp_path)
+    pixels, ids, mask = make_inputs(tiny_model.config)
+    text = GroupViTTextModel.from_pretrained(tmp_path)
+    vision = GroupViTVisionModel.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(text(ids, mask).pooler_output, tiny_model.text_model(ids, mask).pooler_output)
+        assert torch.equal(vision(pixels).pooler_output, tiny_model.vision_model(pixels).pooler_output)
+    vision.save_pretrained(tmp_path / "vision")
+    again = GroupViTVisionModel.from_pretrained(tmp_path / "vision")
+    assert again.config == vision.config
+
+
+def _corrupt(tmp_path, tiny_model, edit):
+    tiny_model.config.save_pretrained(tmp_path)
+    state = dict(tiny_model.state_dict())
+    edit(state)
+    torch.save(state, tmp_path / "pytorch_model.bin")
+
+
+def test_strict_loading_lists_every_problem(tmp_path, tiny_model):
+    def edit(state):
+        del state["logit_scale"]
+        state["vision_model.extra.weight"] = torch.zeros(3)
+        state["text_projection.3.bias"] = torch.zeros(25)
+
+    _corrupt(tmp_path, tiny_model, edit)
+    with pytest.raises(ValueError) as info:
+        GroupViTModel.from_pretrained(tmp_path)
+    message = str(info.value)
+    assert "1 missing key(s): logit_scale" in message
+    assert "1 unexpected key(s): vision_model.extra.weight" in message
+    assert "text_projection.3.bias: expected (24,), received (25,)" in message
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path, tiny_model):
+    tiny_model.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="mis-shaped"):
+        GroupViTModel.from_pretrained(tmp_path, config=tiny_config(vision={"hidden_size": 40}))
+    with pytest.raises(ValueError, match="missing"):
+        GroupViTModel.from_pretrained(tmp_path, config=tiny_config("four_stage"))
+
+
+def test_missing_checkpoint_files(tmp_path, tiny_model):
+    with pytest.raises(FileNotFoundError, match="checkpoint directory"):
+        GroupViTModel.from_pretrained(tmp_path / "nowhere")
+    tiny_model.config.save_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        GroupViTModel.from_pretrained(tmp_path)
+
+
+def test_save_overwrites_atomically(tmp_path):
+    model = randomize(GroupViTModel(tiny_config()))
+    model.save_pretrained(tmp_path)
+    randomize(model, seed=3).save_pretrained(tmp_path)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert torch.equal(GroupViTModel.from_pretrained(tmp_path).logit_scale, model.logit_scale)
