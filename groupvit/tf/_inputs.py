@@ -1,0 +1,58 @@
+"""TensorFlow-side wrappers of `groupvit.input_checks`.
+
+Shape checks use static shapes, so they also run while tracing `tf.function`; value checks
+(the id range) run eagerly only and are skipped for symbolic tensors.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from groupvit import input_checks
+from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
+
+
+def _shape(x) -> tuple:
+    return tuple(x.shape)
+
+
+def check_text_inputs(input_ids, attention_mask, config: GroupViTTextConfig) -> None:
+    if input_ids is None:
+        raise ValueError("input_ids must be given. Received: input_ids=None")
+    shape = _shape(input_ids)
+    if len(shape) == 2 and shape[1] is None:
+        raise ValueError(f"input_ids must have a static sequence length. Received: shape={shape}")
+    lo = hi = None
+    if tf.executing_eagerly() and hasattr(input_ids, "numpy") and int(np.prod(input_ids.shape)) > 0:
+        values = input_ids.numpy()
+        lo, hi = int(values.min()), int(values.max())
+    input_checks.check_input_ids(_shape(input_ids), config, lo, hi)
+    input_checks.check_attention_mask(None if attention_mask is None else _shape(attention_mask), _shape(input_ids))
+
+
+def check_vision_inputs(pixel_values, config: GroupViTVisionConfig, interpolate_pos_encoding: bool) -> None:
+    if pixel_values is None:
+        raise ValueError("pixel_values must be given. Received: pixel_values=None")
+    shape = _shape(pixel_values)
+    if len(shape) == 4 and (shape[2] is None or shape[3] is None):
+        raise ValueError(
+            "pixel_values must have a static height and width (the position table and the resize "
+            f"matrices are built from them). Received: shape={shape}"
+        )
+    input_checks.check_pixel_values(shape, config, interpolate_pos_encoding)
+
+
+def check_noise(gumbel_noise: Sequence | None, config: GroupViTVisionConfig) -> None:
+    if gumbel_noise is not None:
+        input_checks.check_gumbel_noise(len(gumbel_noise), config)
+
+
+def to_tensor(x, dtype: str | None = None):
+    """numpy arrays and lists -> tensors; None stays None."""
+    if x is None:
+        return None
+    x = tf.convert_to_tensor(x)
+    return tf.cast(x, dtype) if dtype is not None and x.dtype != dtype else x

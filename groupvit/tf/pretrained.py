@@ -1,0 +1,168 @@
+"""Base class of the Keras models: strict numpy loading, `from_pretrained` / `save_pretrained`, config."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+
+from groupvit.configs import CONFIG_NAME, GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.outputs import ModelOutput
+from groupvit.tf import checkpoint_files
+from groupvit.tf.weight_names import torch_key, transforms
+from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
+
+AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
+
+
+def _skipped(key: str) -> bool:
+    """Keys of a PyTorch state dict with no Keras slot behind them."""
+    return key in IGNORED_KEYS or key.rsplit(".", 1)[-1] in OPTIONAL_BUFFER_SUFFIXES
+
+
+def plain_structure(value: Any) -> Any:
+    """ModelOutput -> dict (recursively), so Keras' tree utilities can walk `predict` results."""
+    if isinstance(value, ModelOutput):
+        return {k: plain_structure(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(plain_structure(v) for v in value)
+    return value
+
+
+class TFGroupViTPreTrainedModel(keras.Model):
+    """Shared behaviour of `TFGroupViTModel`, `TFGroupViTTextModel` and `TFGroupViTVisionModel`.
+
+    Weights are exchanged as numpy arrays keyed and laid out as the PyTorch state dict
+    (`groupvit.weights_bridge.keys.expected_shapes`); `num_batches_tracked` has no Keras
+    twin and is neither read nor written.
+    """
+
+    config_class: ClassVar[type] = GroupViTConfig
+    # sub-config taken from a full GroupViT config.json, if this class is one tower
+    sub_config_name: ClassVar[str | None] = None
+    default_name: ClassVar[str] = "groupvit"
+
+    def __init__(self, config: AnyConfig, **kwargs: Any) -> None:
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.config_class.__name__}. Received: {type(config).__name__}"
+            )
+        kwargs.setdefault("name", self.default_name)
+        super().__init__(**kwargs)
+        self.config = config
+
+    # ----- variables <-> PyTorch keys -----------------------------------------------------------
+    def _weight_slots(self) -> dict[str, tuple[Any, Any, Any]]:
+        """{PyTorch key: (variable, to_torch, from_torch)}, checked against `expected_shapes`."""
+        prefix = self.path + "/"
+        slots: dict[str, tuple[Any, Any, Any]] = {}
+        for variable in self.variables:
+            if not variable.path.startswith(prefix):
+                raise RuntimeError(f"Variable outside the model scope {prefix!r}. Received: {variable.path!r}")
+            relative = variable.path[len(prefix):]
+            key = torch_key(relative)
+            if key in slots:
+                raise RuntimeError(f"Two variables map to one PyTorch key. Received: {key!r}")
+            slots[key] = (variable, *transforms(relative, len(variable.shape)))
+        expected = {k for k in expected_shapes(self.config) if not _skipped(k)}
+        if set(slots) != expected:
+            raise RuntimeError(
+                "The Keras variables must map onto expected_shapes(config). Received: "
+                f"extra={sorted(set(slots) - expected)}, missing={sorted(expected - set(slots))}"
+            )
+        return slots
+
+    def assign_numpy(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Assign a PyTorch-named, PyTorch-laid-out state dict (as numpy); strict, all or nothing.
+
+        `num_batches_tracked` and `text_model.embeddings.position_ids` are skipped by name.
+        Anything else missing, unexpected or mis-shaped is listed in one ValueError before any
+        variable changes.
+        """
+        slots = self._weight_slots()
+        shapes = expected_shapes(self.config)
+        missing = sorted(k for k in slots if k not in weights)
+        unexpected = sorted(k for k in weights if k not in slots and not _skipped(k))
+        mis_shaped = [
+            (k, tuple(shapes[k]), tuple(np.shape(weights[k])))
+            for k in sorted(slots)
+            if k in weights and tuple(np.shape(weights[k])) != tuple(shapes[k])
+        ]
+        if missing or unexpected or mis_shaped:
+            lines = [f"The weights must match expected_shapes(config) of {type(self).__name__} exactly."]
+            if missing:
+                lines.append(f"Received {len(missing)} missing key(s): " + ", ".join(missing))
+            if unexpected:
+                lines.append(f"Received {len(unexpected)} unexpected key(s): " + ", ".join(unexpected))
+            if mis_shaped:
+                lines.append(
+                    f"Received {len(mis_shaped)} mis-shaped key(s): "
+                    + ", ".join(f"{k} (expected {e}, received {r})" for k, e, r in mis_shaped)
+                )
+            raise ValueError("\n".join(lines))
+        for key, (variable, _, from_torch) in slots.items():
+            value = np.asarray(weights[key]).astype(variable.dtype, copy=False)
+            variable.assign(np.ascontiguousarray(from_torch(value)))
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """{PyTorch key: array in PyTorch layout} for every key of expected_shapes but `num_batches_tracked`."""
+        return {
+            key: np.ascontiguousarray(to_torch(np.array(variable.numpy())))
+            for key, (variable, to_torch, _) in self._weight_slots().items()
+        }
+
+    # ----- checkpoint directories -------------------------------------------------------------------
+    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
+        """Write config.json and model.safetensors (PyTorch names and layouts)."""
+        os.makedirs(save_directory, exist_ok=True)
+        self.config.save_pretrained(save_directory)
+        checkpoint_files.write_weights(self.to_numpy(), save_directory)
+
+    @classmethod
+    def _config_from_dict(cls, config_dict: dict[str, Any]) -> AnyConfig:
+        is_full = config_dict.get("model_type") == GroupViTConfig.model_type
+        if cls.sub_config_name is not None and is_full:
+            return getattr(GroupViTConfig._from_file_dict(config_dict), cls.sub_config_name)
+        return cls.config_class._from_file_dict(config_dict)
+
+    @classmethod
+    def _select_weights(cls, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """A tower class keeps its part of a full GroupViT checkpoint."""
+        if cls.sub_config_name is None:
+            return weights
+        prefix = "text_model." if cls.sub_config_name == "text_config" else "vision_model."
+        if any(k.startswith(("visual_projection.", "text_projection.")) for k in weights):
+            return {k: v for k, v in weights.items() if k.startswith(prefix)}
+        return weights
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, **kwargs: Any):
+        """Load a checkpoint directory (config.json + model.safetensors), strictly."""
+        directory = os.fspath(path)
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"from_pretrained needs a checkpoint directory. Received: {directory!r}")
+        if config is None:
+            with open(os.path.join(directory, CONFIG_NAME), encoding="utf-8") as f:
+                config = cls._config_from_dict(json.load(f))
+        model = cls(config, **kwargs)
+        model.assign_numpy(cls._select_weights(checkpoint_files.read_weights(directory)))
+        return model
+
+    # ----- Keras plumbing ------------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        config = dict(config)
+        model_config = cls.config_class.from_dict(config.pop("config"))
+        config.pop("dtype", None)
+        return cls(model_config, **config)
+
+    def predict_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        return plain_structure(self(x, training=False))

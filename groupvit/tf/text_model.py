@@ -1,0 +1,56 @@
+"""`TFGroupViTTextModel`: the text tower on its own (weights under `text_model.`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from groupvit.configs import GroupViTTextConfig
+from groupvit.outputs import BaseModelOutputWithPooling
+from groupvit.tf._inputs import check_text_inputs, to_tensor
+from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
+from groupvit.tf.text_transformer import TFGroupViTTextTransformer
+
+
+class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
+    """GroupViT text encoder: last hidden state, pooled end token, optional hidden states / attentions."""
+
+    config_class = GroupViTTextConfig
+    sub_config_name = "text_config"
+    default_name = "groupvit_text_model"
+
+    def __init__(self, config: GroupViTTextConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.text_model = TFGroupViTTextTransformer(config, name="text_model")
+        self.build()
+
+    def build(self, input_shape=None) -> None:
+        self.text_model.build(None)
+
+    def call(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        position_ids=None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        training: bool = False,
+    ) -> BaseModelOutputWithPooling | tuple:
+        if isinstance(input_ids, Mapping):  # `predict` / `fit` pass one dict of inputs
+            inputs = dict(input_ids)
+            input_ids = inputs.pop("input_ids", None)
+            attention_mask = inputs.pop("attention_mask", attention_mask)
+            position_ids = inputs.pop("position_ids", position_ids)
+            if inputs:
+                raise ValueError(
+                    "An input dict may hold input_ids, attention_mask and position_ids. "
+                    f"Received extra keys: {sorted(inputs)}"
+                )
+        input_ids, attention_mask, position_ids = to_tensor(input_ids), to_tensor(attention_mask), to_tensor(position_ids)
+        check_text_inputs(input_ids, attention_mask, self.config)
+        out = self.text_model(
+            input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
+            training=training,
+        )
+        return out if return_dict is not False else out.to_tuple()

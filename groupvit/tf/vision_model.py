@@ -1,0 +1,56 @@
+"""`TFGroupViTVisionModel`: the vision tower on its own (weights under `vision_model.`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Sequence
+
+from groupvit.configs import GroupViTVisionConfig
+from groupvit.outputs import BaseModelOutputWithPooling
+from groupvit.tf._inputs import check_noise, check_vision_inputs, to_tensor
+from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
+from groupvit.tf.vision_transformer import TFGroupViTVisionTransformer
+
+
+class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
+    """GroupViT vision encoder; `attentions` are the soft assignment maps of the grouping stages.
+
+    `gumbel_noise` (training only): one tensor per grouping stage, in stage order, shaped
+    [B, num_output_groups[s], tokens entering that stage's assignment]; sampled when None.
+    """
+
+    config_class = GroupViTVisionConfig
+    sub_config_name = "vision_config"
+    default_name = "groupvit_vision_model"
+
+    def __init__(self, config: GroupViTVisionConfig, **kwargs) -> None:
+        super().__init__(config, **kwargs)
+        self.vision_model = TFGroupViTVisionTransformer(config, name="vision_model")
+        self.build()
+
+    def build(self, input_shape=None) -> None:
+        self.vision_model.build(None)
+
+    def call(
+        self,
+        pixel_values=None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
+        gumbel_noise: Sequence | None = None,
+        training: bool = False,
+    ) -> BaseModelOutputWithPooling | tuple:
+        if isinstance(pixel_values, Mapping):  # `predict` passes one dict of inputs
+            inputs = dict(pixel_values)
+            pixel_values = inputs.pop("pixel_values", None)
+            if inputs:
+                raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
+        pixel_values = to_tensor(pixel_values, "float32")
+        check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
+        check_noise(gumbel_noise, self.config)
+        out = self.vision_model(
+            pixel_values, output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
+            interpolate_pos_encoding=interpolate_pos_encoding, gumbel_noise=gumbel_noise, training=training,
+        )
+        return out if return_dict is not False else out.to_tuple()
