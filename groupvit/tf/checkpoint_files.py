@@ -30,7 +30,7 @@ def write_weights(weights: dict[str, np.ndarray], directory: str | os.PathLike) 
     path = os.path.join(os.fspath(directory), SAFETENSORS_NAME)
     tmp = path + ".tmp"
     try:
-        save_file({k: np.ascontiguousarray(v) for k, v in weights.items()}, tmp, metadata={"format": "pt"})
+        save_file({k: np.array(v, order="C") for k, v in weights.items()}, tmp, metadata={"format": "pt"})
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

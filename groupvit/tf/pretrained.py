@@ -106,12 +106,12 @@ class TFGroupViTPreTrainedModel(keras.Model):
             raise ValueError("\n".join(lines))
         for key, (variable, _, from_torch) in slots.items():
             value = np.asarray(weights[key]).astype(variable.dtype, copy=False)
-            variable.assign(np.ascontiguousarray(from_torch(value)))
+            variable.assign(np.array(from_torch(value), order="C"))
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """{PyTorch key: array in PyTorch layout} for every key of expected_shapes but `num_batches_tracked`."""
         return {
-            key: np.ascontiguousarray(to_torch(np.array(variable.numpy())))
+            key: np.array(to_torch(variable.numpy()), order="C", copy=True)
             for key, (variable, to_torch, _) in self._weight_slots().items()
         }
 
