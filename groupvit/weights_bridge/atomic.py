@@ -1,0 +1,49 @@
+"""All-or-nothing writes: every output goes to a temporary file beside it, then `os.replace`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Callable
+
+
+class AtomicFiles:
+    """Stages several output files; `commit()` moves them all into place, otherwise none appear.
+
+    Use as a context manager: leaving the block by any exception (KeyboardInterrupt
+    included) removes the staged files, and a destination folder this object created.
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self._created_folder = False
+        self._staged: list[tuple[str, str]] = []  # (temporary, final)
+
+    def __enter__(self) -> "AtomicFiles":
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder)
+            self._created_folder = True
+        return self
+
+    def stage(self, final_name: str, write: Callable[[str], None]) -> str:
+        """Calls `write(temporary_path)`; the temporary name keeps the final name's ending."""
+        final = os.path.join(self.folder, final_name)
+        tmp = os.path.join(self.folder, f".tmp-{uuid.uuid4().hex[:8]}-{final_name}")
+        self._staged.append((tmp, final))
+        write(tmp)
+        return final
+
+    def commit(self) -> list[str]:
+        for tmp, final in self._staged:
+            os.replace(tmp, final)
+        done = [final for _, final in self._staged]
+        self._staged = []
+        return done
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for tmp, _ in self._staged:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        self._staged = []
+        if exc_type is not None and self._created_folder and not os.listdir(self.folder):
+            os.rmdir(self.folder)

@@ -1,0 +1,86 @@
+"""The checkpoint formats: file names, how each is recognised, read and written."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from groupvit.configs import GroupViTConfig
+from groupvit.weights_bridge import frameworks
+from groupvit.weights_bridge.keras2_h5 import read_keras2_h5, write_keras2_h5
+from groupvit.weights_bridge.nvlabs_pth import read_nvlabs_pth
+from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
+from groupvit.weights_bridge.safetensors_io import read_safetensors, write_safetensors
+from groupvit.weights_bridge.strict import check_weights
+
+Progress = Callable[[int], None]
+Reader = Callable[[str, GroupViTConfig, "Progress | None"], dict[str, np.ndarray]]
+Writer = Callable[[GroupViTConfig, dict[str, np.ndarray], str, "Progress | None"], None]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One checkpoint format: its file name in a checkpoint directory, reader and writer."""
+
+    name: str
+    file_name: str
+    suffix: str
+    read: Reader
+    write: Writer | None
+    needs_config_json: bool = True
+
+
+def _read_safetensors(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
+    return check_weights(config, read_safetensors(path), path, fill_optional=False)
+
+
+def _read_bin(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
+    return check_weights(config, read_pytorch_bin(path), path, fill_optional=False)
+
+
+def _write_safetensors(config: GroupViTConfig, weights: dict[str, np.ndarray], path: str, progress: Progress | None) -> None:
+    write_safetensors(check_weights(config, weights, "the weights to write", fill_optional=True), path)
+
+
+FORMATS: dict[str, Format] = {
+    "safetensors": Format("safetensors", "model.safetensors", ".safetensors", _read_safetensors, _write_safetensors),
+    "bin": Format("bin", "pytorch_model.bin", ".bin", _read_bin, None),
+    "h5": Format("h5", "tf_model.h5", ".h5", read_keras2_h5, write_keras2_h5),
+    "keras": Format(
+        "keras",
+        "model.weights.h5",
+        ".weights.h5",
+        lambda path, config, progress: frameworks.read_keras_weights(path, config),
+        lambda config, weights, path, progress: frameworks.write_keras_weights(config, weights, path),
+    ),
+    "pth": Format("pth", "", ".pth", lambda path, config, progress: read_nvlabs_pth(path, config), None, False),
+}
+WRITABLE = tuple(name for name, f in FORMATS.items() if f.write is not None)
+# Looked for in a checkpoint directory, first found wins.
+DIRECTORY_ORDER = ("safetensors", "bin", "h5", "keras")
+
+
+def format_of_file(path: str | os.PathLike) -> Format:
+    """The format a weight file's name announces (`.weights.h5` before `.h5`)."""
+    name = os.path.basename(os.fspath(path))
+    for fmt in sorted(FORMATS.values(), key=lambda f: -len(f.suffix)):
+        if name.endswith(fmt.suffix):
+            return fmt
+    suffixes = sorted({f.suffix for f in FORMATS.values()})
+    raise ValueError(f"A weight file's name must end in one of {suffixes}. Received: {os.fspath(path)!r}")
+
+
+def format_in_directory(directory: str) -> tuple[Format, str]:
+    """The weight file of a checkpoint directory (and its format)."""
+    for name in DIRECTORY_ORDER:
+        path = os.path.join(directory, FORMATS[name].file_name)
+        if os.path.isfile(path):
+            return FORMATS[name], path
+    pth = sorted(f for f in os.listdir(directory) if f.endswith(".pth"))
+    if len(pth) == 1:
+        return FORMATS["pth"], os.path.join(directory, pth[0])
+    names = [FORMATS[n].file_name for n in DIRECTORY_ORDER] + ["one *.pth"]
+    raise FileNotFoundError(f"A checkpoint directory must hold one of {names}. Received: {directory!r} with {sorted(os.listdir(directory))[:10]}")
