@@ -85,9 +85,9 @@ def write_keras2_h5(
     weights = check_weights(config, weights, "the weights to write", fill_optional=True)
     table = name_table(list(weights))
     scope = MODEL_SCOPES[model_class]
-    # The port lists trainable weights first, then the BatchNorm statistics.
+    # The port lists logit_scale, the other trainable weights, then the BatchNorm statistics.
     entries = [(key, name, t) for key, (name, t) in table.items() if name is not None]
-    entries.sort(key=lambda e: e[1].rsplit("/", 1)[-1] in ("moving_mean", "moving_variance"))
+    entries.sort(key=lambda e: 0 if e[0] == "logit_scale" else 2 if e[1].endswith(("moving_mean", "moving_variance")) else 1)
     names = [f"{scope}/{MAIN_LAYER}/{name}{WEIGHT_SUFFIX}" for _, name, _ in entries]
     with h5py.File(os.fspath(path), "w") as f:
         _write_names(f, "layer_names", [MAIN_LAYER])

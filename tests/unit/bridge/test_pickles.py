@@ -1,0 +1,135 @@
+"""torch.save files read without torch: the committed .bin fixture, malicious pickles, authors' .pth."""
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bridge_helpers import Global, Reduce, assert_same_weights, random_weights, torch_zip_bytes
+from groupvit.weights_bridge import CheckpointFormatError, expected_shapes, load_checkpoint
+from groupvit.weights_bridge.nvlabs_pth import canonical_to_authors
+from groupvit.weights_bridge.torch_pickle import load_torch_file
+from tiny_configs import tiny_config
+
+BIN_FIXTURE = Path(__file__).resolve().parent / "data" / "pytorch_bin"
+
+
+def test_committed_pytorch_bin_reads_without_torch():
+    """Written by tests/fixtures/scripts/make_pytorch_bin.py with torch.save of a state dict."""
+    config, weights = load_checkpoint(BIN_FIXTURE)
+    assert config.text_config.hidden_size == 16
+    shapes = expected_shapes(config)
+    assert sorted(weights) == sorted(shapes)  # position_ids dropped
+    for index, (key, shape) in enumerate(shapes.items()):
+        if key.endswith("num_batches_tracked"):
+            assert weights[key].dtype == np.int64 and weights[key] == 17
+            continue
+        n = int(np.prod(shape)) if shape else 1
+        expected = (np.arange(n, dtype=np.float32) / np.float32(1000) + np.float32(index)).reshape(shape)
+        assert weights[key].dtype == np.float32 and weights[key].shape == shape
+        np.testing.assert_array_equal(weights[key], expected, err_msg=key)
+
+
+def test_torch_zip_of_numpy_arrays_round_trips(tmp_path, config, weights):
+    (tmp_path / "pytorch_model.bin").write_bytes(torch_zip_bytes(weights))
+    _, loaded = load_checkpoint(tmp_path / "pytorch_model.bin", config=config)
+    assert_same_weights(weights, loaded)
+
+
+class _RunsCode:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("as_authors_file", [False, True])
+def test_malicious_pickle_is_refused_without_running(tmp_path, as_authors_file):
+    marker = tmp_path / "marker"
+    payload = {"model": {"x": _RunsCode(marker)}} if as_authors_file else {"x": _RunsCode(marker)}
+    data = torch_zip_bytes(payload)
+    path = tmp_path / ("evil.pth" if as_authors_file else "pytorch_model.bin")
+    path.write_bytes(data)
+    with pytest.raises(CheckpointFormatError, match="system") as info:
+        load_checkpoint(path, config=tiny_config())
+    assert str(path) in str(info.value)
+    assert not marker.exists()
+
+
+def test_builtins_eval_is_refused_by_name(tmp_path):
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(torch_zip_bytes({"x": Reduce(Global("builtins", "eval"), ("1+1",))}))
+    with pytest.raises(CheckpointFormatError, match="refused global builtins.eval"):
+        load_torch_file(path)
+
+
+def test_legacy_non_zip_torch_file_gives_a_clear_error(tmp_path):
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + b"rest")
+    with pytest.raises(CheckpointFormatError, match="legacy"):
+        load_torch_file(path)
+
+
+class _FakeDictConfig:
+    """Pickled as omegaconf.dictconfig.DictConfig, a module the test environment does not have."""
+
+
+def test_authors_checkpoint_reads_back_to_the_canonical_weights(tmp_path, config, weights, caplog):
+    marker = tmp_path / "marker"
+    authors = canonical_to_authors(config, weights)
+    assert authors["img_projector.linear_hidden.0.weight"].ndim == 3
+    assert "img_encoder.layers.0.blocks.0.attn.qkv.weight" in authors
+    assert "text_encoder.transformer.resblocks.1.attn.in_proj_bias" in authors
+    authors["multi_label_logit_scale"] = np.array(2.5, dtype=np.float32)
+    omegaconf = Reduce(Global("omegaconf.dictconfig", "DictConfig"), (), {"_content": {"model": "groupvit"}})
+    checkpoint = {
+        "model": authors,
+        "optimizer": {"state": {0: {"exp_avg": np.ones(3, np.float32)}}, "param_groups": [{"lr": 1e-3}]},
+        "config": omegaconf,
+        "hook": Reduce(Global("os", "system"), (f"touch {marker}",)),  # outside `model`: inert, never run
+        "epoch": 30,
+    }
+    path = tmp_path / "group_vit_tiny.pth"
+    path.write_bytes(torch_zip_bytes(checkpoint))
+    loaded_config, loaded = load_checkpoint(path, config=config)
+    assert loaded_config == config
+    assert_same_weights(weights, loaded)
+    assert not marker.exists()
+    assert "multi_label_logit_scale" in caplog.text
+
+
+def test_authors_checkpoint_without_config_uses_the_default_config(tmp_path):
+    path = tmp_path / "ckpt.pth"
+    path.write_bytes(torch_zip_bytes({"model": {"logit_scale": np.array(1.0, np.float32)}}))
+    with pytest.raises(ValueError, match="missing") as info:
+        load_checkpoint(path)
+    assert "img_encoder" not in str(info.value)  # reported in our names, against the default config
+
+
+def test_authors_checkpoint_with_unknown_key_is_refused(tmp_path, config, weights):
+    authors = canonical_to_authors(config, weights)
+    authors["img_encoder.head.weight"] = np.zeros((3, 3), np.float32)
+    path = tmp_path / "ckpt.pth"
+    path.write_bytes(torch_zip_bytes({"model": authors}))
+    with pytest.raises(ValueError, match=r"unexpected 1: img_encoder\.head\.weight"):
+        load_checkpoint(path, config=config)
+
+
+def test_truncated_torch_zip_is_refused(tmp_path, config, weights):
+    data = torch_zip_bytes(weights)
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointFormatError, match="pytorch_model.bin"):
+        load_checkpoint(path, config=config)
+
+
+def test_zip_without_data_pkl_is_refused(tmp_path, config):
+    path = tmp_path / "pytorch_model.bin"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("hello.txt", "hi")
+    with pytest.raises(CheckpointFormatError, match="data.pkl"):
+        load_checkpoint(path, config=config)
