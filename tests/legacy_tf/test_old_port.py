@@ -1,0 +1,79 @@
+"""Files we write load in the old Keras 2 TensorFlow port (transformers 4.57 + tf-keras).
+
+Runs in the legacy environment only (transformers<5 with TF, tf-keras); skipped elsewhere.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+transformers = pytest.importorskip("transformers")
+if not hasattr(transformers, "TFGroupViTModel") or int(transformers.__version__.split(".")[0]) >= 5:
+    pytest.skip("needs the old TF port (transformers<5 with TensorFlow)", allow_module_level=True)
+
+from groupvit.weights_bridge import convert, load_checkpoint, save_checkpoint  # noqa: E402
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_tf"
+FLAGS = dict(output_attentions=False, output_hidden_states=False, return_dict=True)
+INPUT_NAMES = ("input_ids", "attention_mask", "pixel_values")
+
+
+@pytest.fixture(scope="module")
+def fixture_outputs():
+    return dict(np.load(FIXTURE / "outputs.npz"))
+
+
+def port_outputs(model, data):
+    out = model(**{k: data[k] for k in INPUT_NAMES}, training=False)
+    return {"logits_per_image": out.logits_per_image.numpy(), "text_embeds": out.text_embeds.numpy(),
+            "image_embeds": out.image_embeds.numpy()}
+
+
+def test_our_tf_model_h5_loads_in_the_port_and_gives_its_outputs(tmp_path, fixture_outputs):
+    config, weights = load_checkpoint(FIXTURE)
+    save_checkpoint(config, weights, tmp_path / "ours", format="h5")
+    model = transformers.TFGroupViTModel.from_pretrained(tmp_path / "ours")
+    got = port_outputs(model, fixture_outputs)
+    for name, value in got.items():
+        np.testing.assert_array_equal(value, fixture_outputs[name], err_msg=name)
+
+
+def test_round_trip_through_safetensors_then_h5_loads_in_the_port(tmp_path, fixture_outputs):
+    convert(FIXTURE, tmp_path / "st")
+    convert(tmp_path / "st", tmp_path / "h5", format="h5")
+    model = transformers.TFGroupViTModel.from_pretrained(tmp_path / "h5")
+    np.testing.assert_array_equal(port_outputs(model, fixture_outputs)["logits_per_image"],
+                                  fixture_outputs["logits_per_image"])
+
+
+@pytest.mark.parametrize("cls_name, tower", [("TFGroupViTTextModel", "text"), ("TFGroupViTVisionModel", "vision")])
+def test_tower_models_of_the_port_load_our_full_model_file(tmp_path, cls_name, tower, fixture_outputs):
+    """The port's tower classes read a full-model tf_model.h5 (their names sit under the same `groupvit/`)."""
+    config, weights = load_checkpoint(FIXTURE)
+    save_checkpoint(config, weights, tmp_path / "ours", format="h5")
+    full = transformers.TFGroupViTModel.from_pretrained(tmp_path / "ours")
+    tower_model = getattr(transformers, cls_name).from_pretrained(tmp_path / "ours")
+    if tower == "text":
+        kwargs = {k: fixture_outputs[k] for k in ("input_ids", "attention_mask")}
+        expected = full.groupvit.text_model(**kwargs, position_ids=None, **FLAGS).pooler_output.numpy()
+    else:
+        kwargs = {"pixel_values": fixture_outputs["pixel_values"]}
+        expected = full.groupvit.vision_model(**kwargs, **FLAGS).pooler_output.numpy()
+    np.testing.assert_array_equal(tower_model(**kwargs).pooler_output.numpy(), expected)
+
+
+def test_our_keras3_model_agrees_with_the_port(fixture_outputs):
+    """Same weights in our Keras 3 TFGroupViTModel and the port: logits to 1e-5."""
+    try:
+        from groupvit.tf import TFGroupViTModel
+    except ImportError as err:  # Keras 3 not importable beside tf-keras here
+        pytest.skip(f"groupvit.tf unavailable: {err}")
+    config, weights = load_checkpoint(FIXTURE)
+    model = TFGroupViTModel(config)
+    model.assign_numpy(weights)
+    out = model(**{k: fixture_outputs[k] for k in INPUT_NAMES}, training=False)
+    logits = np.asarray(out["logits_per_image"] if isinstance(out, dict) else out.logits_per_image)
+    np.testing.assert_allclose(logits, fixture_outputs["logits_per_image"], rtol=1e-5, atol=1e-5)
