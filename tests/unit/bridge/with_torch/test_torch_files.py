@@ -1,0 +1,93 @@
+"""Files written by real torch.save, read back by our torch-free reader (pt environment only)."""
+
+import sys
+import types
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bridge_helpers import assert_same_weights, random_weights  # noqa: E402
+from groupvit.weights_bridge import load_checkpoint  # noqa: E402
+from groupvit.weights_bridge.frameworks import load_into_torch_model, torch_state_dict_to_numpy  # noqa: E402
+from groupvit.weights_bridge.nvlabs_pth import canonical_to_authors  # noqa: E402
+from tiny_configs import tiny_config  # noqa: E402
+
+
+def test_state_dict_of_our_model_via_torch_save(tmp_path):
+    from groupvit.pt import GroupViTModel
+
+    config = tiny_config()
+    torch.manual_seed(0)
+    model = GroupViTModel(config)
+    state = model.state_dict()
+    config.save_pretrained(tmp_path)
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    _, loaded = load_checkpoint(tmp_path)
+    reference = torch.load(tmp_path / "pytorch_model.bin", weights_only=True)
+    assert_same_weights(torch_state_dict_to_numpy(reference), loaded)
+
+    fresh = GroupViTModel(config)
+    load_into_torch_model(fresh, config, loaded)
+    for key, value in fresh.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
+def test_half_precision_and_views_are_read_exactly(tmp_path):
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+    state = OrderedDict(
+        half=base.half(),
+        bf16=(base / 7).bfloat16(),
+        view=base[1:, ::2],  # shares storage, offset and strides
+        transposed=base.t(),
+        scalar=torch.tensor(3, dtype=torch.int64),
+    )
+    torch.save(state, tmp_path / "x.bin")
+    from groupvit.weights_bridge.torch_pickle import load_torch_file
+
+    got = load_torch_file(tmp_path / "x.bin")
+    np.testing.assert_array_equal(got["half"], state["half"].numpy())
+    np.testing.assert_array_equal(got["bf16"], state["bf16"].float().numpy())
+    np.testing.assert_array_equal(got["view"], state["view"].numpy())
+    np.testing.assert_array_equal(got["transposed"], state["transposed"].numpy())
+    assert got["scalar"].shape == () and got["scalar"] == 3
+
+
+@pytest.fixture
+def fake_omegaconf(monkeypatch):
+    """A stand-in omegaconf module, present only while torch.save pickles the checkpoint."""
+    module = types.ModuleType("omegaconf_stub_for_test")
+
+    class DictConfig:
+        def __init__(self, content):
+            self._content = content
+
+    DictConfig.__module__ = module.__name__
+    DictConfig.__qualname__ = "DictConfig"
+    module.DictConfig = DictConfig
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return module
+
+
+def test_authors_pth_written_by_torch_save(tmp_path, fake_omegaconf, monkeypatch):
+    config = tiny_config()
+    weights = random_weights(config, seed=3)
+    authors = {k: torch.from_numpy(v) for k, v in canonical_to_authors(config, weights).items()}
+    authors["multi_label_logit_scale"] = torch.nn.Parameter(torch.tensor(2.0))
+    param = torch.nn.Parameter(torch.ones(3))
+    optimizer = torch.optim.AdamW([param])
+    param.sum().backward()
+    optimizer.step()
+    checkpoint = {
+        "model": authors,
+        "optimizer": optimizer.state_dict(),
+        "lr_scheduler": {"last_epoch": 3},
+        "config": fake_omegaconf.DictConfig({"model": {"type": "MultiLabelContrastive"}}),
+        "epoch": 29,
+    }
+    torch.save(checkpoint, tmp_path / "group_vit_tiny.pth")
+    monkeypatch.delitem(sys.modules, fake_omegaconf.__name__)  # the reader must not need it
+    loaded_config, loaded = load_checkpoint(tmp_path / "group_vit_tiny.pth", config=config)
+    assert_same_weights(weights, loaded)
