@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Callable
 
@@ -31,18 +32,38 @@ def resolve_config(config: ConfigArg, weight_file: str, fmt: Format) -> tuple[Gr
     if isinstance(config, GroupViTConfig):
         return config, None
     if config is not None:
+        if not isinstance(config, (str, os.PathLike)):
+            raise TypeError(
+                f"config must be a GroupViTConfig or a path to config.json. Received: config of type {type(config).__name__}"
+            )
         file = os.fspath(config)
         file = os.path.join(file, CONFIG_NAME) if os.path.isdir(file) else file
-        return GroupViTConfig.from_pretrained(file), file
+        return _read_config(file), file
     beside = os.path.join(os.path.dirname(os.path.abspath(weight_file)), CONFIG_NAME)
     if os.path.isfile(beside):
-        return GroupViTConfig.from_pretrained(beside), beside
+        return _read_config(beside), beside
     if not fmt.needs_config_json:
         return GroupViTConfig(), None
     raise FileNotFoundError(
         f"Reading {weight_file!r} needs a config: pass config= (a GroupViTConfig or a config.json path) "
         f"or put {CONFIG_NAME} beside it. Received: no {beside!r}"
     )
+
+
+def _read_config(file: str) -> GroupViTConfig:
+    """A full-model config.json; tower-only files (text or vision model) are refused by name."""
+    if os.path.isfile(file):
+        with open(file, encoding="utf-8") as f:
+            try:
+                model_type = json.load(f).get("model_type", GroupViTConfig.model_type)
+            except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+                model_type = GroupViTConfig.model_type  # from_pretrained reports the parse error
+        if model_type != GroupViTConfig.model_type:
+            raise ValueError(
+                f"The weight bridge reads full GroupViT checkpoints: {file} must have model_type "
+                f"{GroupViTConfig.model_type!r}. Received: model_type={model_type!r}"
+            )
+    return GroupViTConfig.from_pretrained(file)
 
 
 def load_checkpoint(

@@ -118,3 +118,12 @@ def test_weight_file_without_config(tmp_path, config, weights):
         load_checkpoint(tmp_path / "model.safetensors")
     loaded_config, _ = load_checkpoint(tmp_path / "model.safetensors", config=config)
     assert loaded_config == config
+
+
+def test_tower_only_config_is_refused_by_name(tmp_path, config, weights):
+    save_checkpoint(config, weights, tmp_path)
+    config.text_config.save_pretrained(tmp_path / "text")
+    with pytest.raises(ValueError, match="model_type 'groupvit'. Received: model_type='groupvit_text_model'"):
+        load_checkpoint(tmp_path, config=tmp_path / "text" / "config.json")
+    with pytest.raises(TypeError, match="config must be a GroupViTConfig"):
+        load_checkpoint(tmp_path, config=config.text_config)
