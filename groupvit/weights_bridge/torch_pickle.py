@@ -1,7 +1,7 @@
 """Reading `torch.save` files without torch and without running code from the file.
 
 A restricted unpickler over torch's zip format (`<archive>/data.pkl`, `<archive>/data/<key>`,
-`<archive>/byteorder`). Only the globals that rebuild tensors are honoured; any other
+`<archive>/byteorder`), and over the legacy pre-1.6 stream format (see `torch_legacy`). Only the globals that rebuild tensors are honoured; any other
 global is refused by name before anything is called. With `inert_globals=True` (the
 authors' training checkpoints, which also pickle an OmegaConf config) other globals become
 inert placeholder classes: nothing is imported, nothing runs, and tensors can still only
@@ -65,10 +65,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) if numel else storage_offset
     if min(stride, default=0) < 0 or last >= data.size:
         raise pickle.UnpicklingError("tensor strides overrun its storage")
-    view = np.lib.stride_tricks.as_strided(
+    # A view, not a copy: the legacy format fills storages after the tensors are unpickled.
+    return np.lib.stride_tricks.as_strided(
         data[storage_offset:], shape=size, strides=[s * data.itemsize for s in stride], writeable=False
     )
-    return np.array(view)
 
 
 def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
@@ -134,9 +134,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return type(name, (InertObject,), {"_global": qualified, "__module__": "groupvit.inert"})
 
     def persistent_load(self, pid: Any) -> Any:
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+        # zip format: 5 fields; legacy format: a 6th, view_metadata, None for plain storages.
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage" and pid[5:] in ((), (None,))):
             raise pickle.UnpicklingError(f"refused persistent id {pid!r:.80} (only storages are allowed)")
-        _, storage_type, key, _location, numel = pid
+        _, storage_type, key, _location, numel = pid[:5]
         if not isinstance(storage_type, _StorageType):
             raise pickle.UnpicklingError(f"refused storage type {storage_type!r:.80}")
         key = str(key)
@@ -155,8 +156,17 @@ def load_torch_file(path: str | os.PathLike, *, inert_globals: bool = False) -> 
     if not zipfile.is_zipfile(path):
         with open(path, "rb") as f:
             head = f.read(2)
-        problem = "a legacy (pre-1.6, non-zip) torch.save file; re-save it with a current torch" if head[:1] == b"\x80" else f"not a zip archive (starts with {head!r})"
-        raise CheckpointFormatError(path, EXPECTED, problem)
+            if head[:1] != pickle.PROTO:
+                raise CheckpointFormatError(path, EXPECTED, f"neither a zip archive nor a pickle (starts with {head!r})")
+            f.seek(0)
+            from groupvit.weights_bridge.torch_legacy import load_legacy_stream
+
+            try:
+                return load_legacy_stream(path, f, lambda stream, alloc: _RestrictedUnpickler(stream, {}, alloc, inert_globals))
+            except (EOFError, pickle.UnpicklingError, ValueError) as err:
+                if isinstance(err, CheckpointFormatError):
+                    raise
+                raise CheckpointFormatError(path, EXPECTED + " (legacy format)", f"{type(err).__name__}: {err}") from None
     try:
         with zipfile.ZipFile(path) as archive:
             return _load_archive(path, archive, inert_globals)

@@ -60,6 +60,18 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, as_authors_file):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("in_header", [False, True])
+def test_malicious_legacy_stream_is_refused_without_running(tmp_path, in_header):
+    marker = tmp_path / "marker"
+    header = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}]
+    parts = [_RunsCode(marker)] + header[1:] if in_header else header + [_RunsCode(marker)]
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(b"".join(pickle.dumps(p, protocol=2) for p in parts))
+    with pytest.raises(CheckpointFormatError, match="refused global (posix|os|nt).system"):
+        load_torch_file(path)
+    assert not marker.exists()
+
+
 def test_builtins_eval_is_refused_by_name(tmp_path):
     path = tmp_path / "pytorch_model.bin"
     path.write_bytes(torch_zip_bytes({"x": Reduce(Global("builtins", "eval"), ("1+1",))}))
@@ -67,10 +79,17 @@ def test_builtins_eval_is_refused_by_name(tmp_path):
         load_torch_file(path)
 
 
-def test_legacy_non_zip_torch_file_gives_a_clear_error(tmp_path):
+def test_truncated_legacy_torch_file_gives_a_clear_error(tmp_path):
     path = tmp_path / "pytorch_model.bin"
     path.write_bytes(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + b"rest")
     with pytest.raises(CheckpointFormatError, match="legacy"):
+        load_torch_file(path)
+
+
+def test_plain_pickle_is_not_a_torch_file(tmp_path):
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(pickle.dumps({"a": 1}, protocol=2))
+    with pytest.raises(CheckpointFormatError, match="magic number"):
         load_torch_file(path)
 
 
