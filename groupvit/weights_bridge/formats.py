@@ -34,11 +34,11 @@ class Format:
 
 
 def _read_safetensors(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
-    return check_weights(config, read_safetensors(path), path, fill_optional=False)
+    return check_weights(config, read_safetensors(path), path, fill_optional=True)
 
 
 def _read_bin(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
-    return check_weights(config, read_pytorch_bin(path), path, fill_optional=False)
+    return check_weights(config, read_pytorch_bin(path), path, fill_optional=True)
 
 
 def _write_safetensors(config: GroupViTConfig, weights: dict[str, np.ndarray], path: str, progress: Progress | None) -> None:

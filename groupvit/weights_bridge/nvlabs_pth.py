@@ -73,7 +73,7 @@ def authors_to_canonical(config: GroupViTConfig, state: dict[str, np.ndarray], s
     if unexpected or mis_shaped:
         missing = [k for k in expected if k not in out]
         raise CheckpointMismatchError(source, missing, unexpected, mis_shaped)
-    return check_weights(config, out, source, fill_optional=False)
+    return check_weights(config, out, source, fill_optional=True)
 
 
 def canonical_to_authors(config: GroupViTConfig, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

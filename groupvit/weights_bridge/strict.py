@@ -24,8 +24,8 @@ def check_weights(
     """Returns `weights` restricted to the config's keys; raises one error listing every problem.
 
     Allow-listed extras (`text_model.embeddings.position_ids`) are dropped. A missing
-    `num_batches_tracked` is filled with 0 when `fill_optional` (formats without that
-    buffer), otherwise reported as missing.
+    `num_batches_tracked` (the old TF port and our Keras model have no such buffer, so files
+    they write lack it) is filled with 0 when `fill_optional`, otherwise reported as missing.
     """
     expected = expected_shapes(config)
     missing, unexpected, mis_shaped = [], [], []

@@ -20,6 +20,17 @@ def test_safetensors_round_trip_is_exact(tmp_path, config, weights):
     assert loaded["logit_scale"].shape == ()
 
 
+def test_safetensors_without_batchnorm_counters_reads_them_as_zero(tmp_path, config, weights):
+    """As written by a Keras model's to_numpy(), which has no num_batches_tracked."""
+    from groupvit.weights_bridge.safetensors_io import write_safetensors
+
+    config.save_pretrained(tmp_path)
+    write_safetensors({k: v for k, v in weights.items() if not k.endswith("num_batches_tracked")}, tmp_path / "model.safetensors")
+    _, loaded = load_checkpoint(tmp_path)
+    assert_same_weights(weights, loaded, skip_counters=True)
+    assert loaded["text_projection.1.num_batches_tracked"].dtype == np.int64
+
+
 def test_h5_round_trip_is_exact_but_the_batchnorm_counter(tmp_path, config, weights):
     save_checkpoint(config, weights, tmp_path / "ckpt", format="h5")
     assert (tmp_path / "ckpt" / "tf_model.h5").is_file()
