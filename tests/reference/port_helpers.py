@@ -1,7 +1,6 @@
 """Helpers to run the same weights through our PyTorch backend and the transformers 5.x port."""
 
 import numpy as np
-import pytest
 import torch
 import transformers
 from transformers.models.groupvit import modeling_groupvit as port_module
@@ -64,16 +63,6 @@ class InjectedGumbel:
         index = y_soft.max(dim, keepdim=True)[1]
         y_hard = torch.zeros_like(logits).scatter_(dim, index, 1.0)
         return y_hard - y_soft.detach() + y_soft
-
-
-@pytest.fixture
-def inject_port_noise(monkeypatch):
-    def install(noise):
-        fake = InjectedGumbel(noise)
-        monkeypatch.setattr(port_module, "gumbel_softmax", fake)
-        return fake
-
-    return install
 
 
 def max_abs(a, b) -> float:

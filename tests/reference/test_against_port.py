@@ -8,7 +8,7 @@ mode and in train mode with the same injected gumbel noise (there also the gradi
 import pytest
 import torch
 import transformers
-from conftest import (assert_close, assert_close_relative_to_max, build_pair, inputs_for, noise_for)
+from port_helpers import (assert_close, assert_close_relative_to_max, build_pair, inputs_for, noise_for)
 
 from groupvit.configs import GroupViTConfig
 from tiny_configs import tiny_config

@@ -1,5 +1,6 @@
+"""Shared helpers of the PyTorch unit tests."""
+
 import numpy as np
-import pytest
 import torch
 
 from groupvit.pt import GroupViTModel
@@ -36,12 +37,6 @@ def make_inputs(config, n_images=2, n_texts=3, length=7, height=None, width=None
         ids[1, 3] = text.eos_token_id
         mask[1, 4:] = 0
     return pixels, ids, mask
-
-
-@pytest.fixture
-def tiny_model():
-    torch.manual_seed(0)
-    return randomize(GroupViTModel(tiny_config())).eval()
 
 
 def assert_close(a, b, atol=1e-5):

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import make_inputs, randomize
+from pt_helpers import make_inputs, randomize
 
 from groupvit.pt import GroupViTModel, GroupViTTextModel, GroupViTVisionModel
 from groupvit.weights_bridge.keys import expected_shapes

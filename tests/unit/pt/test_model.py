@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from conftest import assert_close, make_inputs, randomize
+from pt_helpers import assert_close, make_inputs, randomize
 
 from groupvit.configs import GroupViTConfig
 from groupvit.pt import GroupViTModel, GroupViTTextModel, GroupViTVisionModel
