@@ -4,7 +4,6 @@ import h5py
 import numpy as np
 import pytest
 
-from bridge_helpers import random_weights
 from groupvit.weights_bridge import (
     CheckpointFormatError,
     CheckpointMismatchError,

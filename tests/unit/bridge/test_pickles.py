@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bridge_helpers import Global, Reduce, assert_same_weights, random_weights, torch_zip_bytes
+from bridge_helpers import Global, Reduce, assert_same_weights, torch_zip_bytes
 from groupvit.weights_bridge import CheckpointFormatError, expected_shapes, load_checkpoint
 from groupvit.weights_bridge.nvlabs_pth import canonical_to_authors
 from groupvit.weights_bridge.torch_pickle import load_torch_file
