@@ -1,0 +1,122 @@
+"""The checkpoint contract: variable names, strict numpy loading, safetensors round trips."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import make_inputs, random_weights, randomize
+
+from groupvit.tf import TFGroupViTModel, TFGroupViTTextModel, TFGroupViTVisionModel
+from groupvit.tf.weight_names import torch_key
+from groupvit.weights_bridge.keys import expected_shapes
+from tiny_configs import tiny_config
+
+
+@pytest.mark.parametrize("stages", ["three_stage", "two_stage", "four_stage"])
+def test_every_variable_maps_to_one_key_and_every_key_is_covered(stages):
+    config = tiny_config(stages)
+    for model, cfg in [
+        (TFGroupViTModel(config), config),
+        (TFGroupViTTextModel(config.text_config), config.text_config),
+        (TFGroupViTVisionModel(config.vision_config), config.vision_config),
+    ]:
+        shapes = expected_shapes(cfg)
+        prefix = model.path + "/"
+        keys = [torch_key(v.path[len(prefix):]) for v in model.variables]
+        assert len(keys) == len(set(keys))
+        assert set(keys) == {k for k in shapes if not k.endswith("num_batches_tracked")}
+        numpy_weights = model.to_numpy()
+        for key, value in numpy_weights.items():
+            assert value.shape == shapes[key], key
+            assert value.dtype == np.float32
+
+
+def test_layouts_are_pytorch_layouts(three_stage):
+    config, model = three_stage
+    weights = model.to_numpy()
+    kernel = model.vision_model.embeddings.patch_embeddings.projection.kernel.numpy()  # (kh, kw, in, out)
+    np.testing.assert_array_equal(weights["vision_model.embeddings.patch_embeddings.projection.weight"],
+                                  kernel.transpose(3, 2, 0, 1))
+    q = model.text_model.encoder.layers[0].self_attn.q_proj.kernel.numpy()  # (in, out)
+    np.testing.assert_array_equal(weights["text_model.encoder.layers.0.self_attn.q_proj.weight"], q.T)
+    assert weights["logit_scale"].shape == () and weights["logit_scale"] == np.float32(1.7)
+    bn = model.visual_projection.batch_norm
+    np.testing.assert_array_equal(weights["visual_projection.1.running_var"], bn.moving_variance.numpy())
+
+
+def test_assign_numpy_to_numpy_round_trip_is_bit_exact(three_stage):
+    config, _ = three_stage
+    model = TFGroupViTModel(config)
+    weights = random_weights(model, seed=11)
+    weights["visual_projection.1.num_batches_tracked"] = np.array(7, dtype=np.int64)  # skipped by name
+    weights["text_model.embeddings.position_ids"] = np.arange(16)[None]  # skipped by name
+    model.assign_numpy(weights)
+    back = model.to_numpy()
+    assert set(back) == set(weights) - {"visual_projection.1.num_batches_tracked",
+                                        "text_model.embeddings.position_ids"}
+    for key, value in back.items():
+        np.testing.assert_array_equal(value, weights[key], err_msg=key)
+
+
+def test_save_and_load_round_trip(tmp_path, three_stage):
+    config, model = three_stage
+    model.save_pretrained(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors"]
+    loaded = TFGroupViTModel.from_pretrained(tmp_path)
+    assert loaded.config == config
+    for key, value in model.to_numpy().items():
+        np.testing.assert_array_equal(loaded.to_numpy()[key], value, err_msg=key)
+    pixels, ids, mask = make_inputs(config)
+    a = model(input_ids=ids, pixel_values=pixels, attention_mask=mask).logits_per_image.numpy()
+    b = loaded(input_ids=ids, pixel_values=pixels, attention_mask=mask).logits_per_image.numpy()
+    np.testing.assert_array_equal(a, b)
+
+    # each tower takes its part of a full checkpoint and its sub-config
+    text = TFGroupViTTextModel.from_pretrained(tmp_path)
+    vision = TFGroupViTVisionModel.from_pretrained(tmp_path)
+    assert text.config == config.text_config and vision.config == config.vision_config
+    full = model.to_numpy()
+    for tower, prefix in ((text, "text_model."), (vision, "vision_model.")):
+        for key, value in tower.to_numpy().items():
+            assert key.startswith(prefix)
+            np.testing.assert_array_equal(value, full[key])
+
+
+def test_tower_save_and_load(tmp_path):
+    config = tiny_config().vision_config
+    model = randomize(TFGroupViTVisionModel(config), seed=4)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["model_type"] == "groupvit_vision_model"
+    loaded = TFGroupViTVisionModel.from_pretrained(tmp_path)
+    for key, value in model.to_numpy().items():
+        np.testing.assert_array_equal(loaded.to_numpy()[key], value)
+
+
+def test_assign_numpy_lists_missing_unexpected_and_mis_shaped_before_assigning(three_stage):
+    config, _ = three_stage
+    model = randomize(TFGroupViTModel(config), seed=1)
+    before = model.to_numpy()
+    weights = random_weights(model, seed=2)
+    del weights["text_model.final_layer_norm.bias"]
+    weights["vision_model.encoder.stages.0.extra.weight"] = np.zeros(3, np.float32)
+    weights["visual_projection.0.weight"] = np.zeros((5, 5), np.float32)
+    with pytest.raises(ValueError) as err:
+        model.assign_numpy(weights)
+    message = str(err.value)
+    assert "1 missing key(s): text_model.final_layer_norm.bias" in message
+    assert "1 unexpected key(s): vision_model.encoder.stages.0.extra.weight" in message
+    assert "visual_projection.0.weight (expected (48, 32), received (5, 5))" in message
+    for key, value in model.to_numpy().items():  # nothing was assigned
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_from_pretrained_is_strict(tmp_path, three_stage):
+    config, model = three_stage
+    model.save_pretrained(tmp_path)
+    other = tiny_config("two_stage")
+    other.save_pretrained(tmp_path)  # config no longer matches the weights
+    with pytest.raises(ValueError, match="missing key"):
+        TFGroupViTModel.from_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        TFGroupViTModel.from_pretrained(tmp_path / "nowhere")
