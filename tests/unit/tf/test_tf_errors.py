@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import make_inputs
+from tf_helpers import make_inputs
 
 from groupvit.configs import GroupViTConfig
 from groupvit.tf import TFGroupViTModel, TFGroupViTTextModel, TFGroupViTVisionModel

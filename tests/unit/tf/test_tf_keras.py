@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import tensorflow as tf
-from conftest import make_inputs, randomize
+from tf_helpers import make_inputs, randomize
 
 from groupvit.tf import TFGroupViTModel, TFGroupViTTextModel, TFGroupViTVisionModel, assign_attention
 from tiny_configs import tiny_config

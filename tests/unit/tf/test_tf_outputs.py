@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import make_inputs, randomize
+from tf_helpers import make_inputs, randomize
 
 from groupvit.outputs import BaseModelOutputWithPooling, GroupViTModelOutput
 from groupvit.tf import TFGroupViTModel, TFGroupViTTextModel, TFGroupViTVisionModel

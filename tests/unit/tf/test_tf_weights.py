@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import make_inputs, random_weights, randomize
+from tf_helpers import make_inputs, random_weights, randomize
 
 from groupvit.tf import TFGroupViTModel, TFGroupViTTextModel, TFGroupViTVisionModel
 from groupvit.tf.weight_names import torch_key
