@@ -1,6 +1,6 @@
 """Files we write load in the old Keras 2 TensorFlow port (transformers 4.57 + tf-keras).
 
-Runs in the legacy environment only (transformers<5 with TF, tf-keras); skipped elsewhere.
+Runs in the legacy-tf tox environment only (transformers 4.57 with TensorFlow, tf-keras, Keras 3).
 """
 
 import os
@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-transformers = pytest.importorskip("transformers")
-if not hasattr(transformers, "TFGroupViTModel") or int(transformers.__version__.split(".")[0]) >= 5:
-    pytest.skip("needs the old TF port (transformers<5 with TensorFlow)", allow_module_level=True)
+import transformers  # noqa: E402
 
+from groupvit.tf import TFGroupViTModel  # noqa: E402
 from groupvit.weights_bridge import convert, load_checkpoint, save_checkpoint  # noqa: E402
+
+assert hasattr(transformers, "TFGroupViTModel"), "the legacy-tf environment needs transformers 4.57 with TensorFlow"
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "legacy_tf"
 FLAGS = dict(output_attentions=False, output_hidden_states=False, return_dict=True)
@@ -67,10 +68,6 @@ def test_tower_models_of_the_port_load_our_full_model_file(tmp_path, cls_name, t
 
 def test_our_keras3_model_agrees_with_the_port(fixture_outputs):
     """Same weights in our Keras 3 TFGroupViTModel and the port: logits to 1e-5."""
-    try:
-        from groupvit.tf import TFGroupViTModel
-    except ImportError as err:  # Keras 3 not importable beside tf-keras here
-        pytest.skip(f"groupvit.tf unavailable: {err}")
     config, weights = load_checkpoint(FIXTURE)
     model = TFGroupViTModel(config)
     model.assign_numpy(weights)

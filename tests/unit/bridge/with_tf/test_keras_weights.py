@@ -1,9 +1,6 @@
 """The `keras` format: a Keras 3 model.weights.h5 written by our TFGroupViTModel (tf environment only)."""
 
-import pytest
-
-pytest.importorskip("tensorflow")
-pytest.importorskip("groupvit.tf")
+import groupvit.tf  # noqa: F401
 
 from bridge_helpers import assert_same_weights  # noqa: E402
 from groupvit.weights_bridge import convert, load_checkpoint  # noqa: E402

@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
 
 from bridge_helpers import assert_same_weights, random_weights  # noqa: E402
 from groupvit.weights_bridge import load_checkpoint  # noqa: E402
