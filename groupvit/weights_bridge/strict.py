@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from groupvit.configs import GroupViTConfig
+from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.weights_bridge.errors import CheckpointMismatchError
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
 
@@ -19,7 +19,11 @@ def is_optional(key: str) -> bool:
 
 
 def check_weights(
-    config: GroupViTConfig, weights: dict[str, np.ndarray], source: str, *, fill_optional: bool = True
+    config: GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig,
+    weights: dict[str, np.ndarray],
+    source: str,
+    *,
+    fill_optional: bool = True,
 ) -> dict[str, np.ndarray]:
     """Returns `weights` restricted to the config's keys; raises one error listing every problem.
 

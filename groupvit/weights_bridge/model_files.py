@@ -1,0 +1,79 @@
+"""What the backends' `from_pretrained` / `save_pretrained` read and write, for every model class.
+
+A full GroupViT checkpoint is read through `load_checkpoint` (every format of the bridge), and
+a tower class (text or vision model) takes its part of it. A tower's own checkpoint (a
+config.json of model_type `groupvit_text_model` / `groupvit_vision_model`, written by a tower
+model's `save_pretrained`) holds model.safetensors or pytorch_model.bin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from groupvit.configs import CONFIG_NAME, GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.weights_bridge.atomic import AtomicFiles
+from groupvit.weights_bridge.checkpoint import load_checkpoint
+from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
+from groupvit.weights_bridge.safetensors_io import read_safetensors, write_safetensors
+
+AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
+TOWERS = {GroupViTTextConfig: ("text_config", "text_model."), GroupViTVisionConfig: ("vision_config", "vision_model.")}
+
+
+def _model_type(directory: str) -> str | None:
+    file = os.path.join(directory, CONFIG_NAME)
+    if not os.path.isfile(file):
+        return None
+    with open(file, encoding="utf-8") as f:
+        try:
+            return json.load(f).get("model_type")
+        except (json.JSONDecodeError, AttributeError, UnicodeDecodeError):
+            return None  # GroupViTConfig.from_pretrained reports the parse error
+
+
+def _read_tower_weights(directory: str) -> dict[str, np.ndarray]:
+    for name, reader in (("model.safetensors", read_safetensors), ("pytorch_model.bin", read_pytorch_bin)):
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return reader(path)
+    raise FileNotFoundError(
+        f"A text or vision model checkpoint directory must hold model.safetensors or pytorch_model.bin. "
+        f"Received: {directory!r}"
+    )
+
+
+def load_for_model(
+    path: str | os.PathLike, config_class: type, config: AnyConfig | None = None
+) -> tuple[AnyConfig, dict[str, np.ndarray]]:
+    """(config, numpy weights in PyTorch names) for a model built from `config_class`.
+
+    The weights are not yet checked against the config: the model's strict loader does that
+    and lists every missing, unexpected and mis-shaped key.
+    """
+    path = os.fspath(path)
+    if config_class is GroupViTConfig:
+        return load_checkpoint(path, config=config)
+    sub_name, prefix = TOWERS[config_class]
+    if os.path.isdir(path) and _model_type(path) == config_class.model_type:
+        return config or config_class.from_pretrained(path), _read_tower_weights(path)
+    full_config, weights = load_checkpoint(path)
+    part = {k: v for k, v in weights.items() if k.startswith(prefix)}
+    return config or getattr(full_config, sub_name), part
+
+
+def save_for_model(config: AnyConfig, weights: dict[str, np.ndarray], directory: str | os.PathLike) -> None:
+    """config.json + model.safetensors, both appearing at once (temporary files, then renamed)."""
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    with AtomicFiles(directory) as out:
+        out.stage("model.safetensors", lambda tmp: write_safetensors(weights, tmp))
+        out.stage(CONFIG_NAME, lambda tmp: _write_text(tmp, config.to_json_string()))
+        out.commit()
+
+
+def _write_text(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
