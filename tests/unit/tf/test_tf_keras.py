@@ -24,6 +24,18 @@ def test_get_config_round_trip(three_stage):
     assert restored.config == config.text_config
 
 
+def test_keras_native_saving(tmp_path, three_stage):
+    config, model = three_stage
+    pixels, ids, mask = make_inputs(config)
+    model.save(tmp_path / "model.keras")
+    restored = keras.models.load_model(tmp_path / "model.keras", custom_objects={"TFGroupViTModel": TFGroupViTModel})
+    assert restored.config == config
+    np.testing.assert_array_equal(
+        restored(input_ids=ids, pixel_values=pixels, attention_mask=mask).logits_per_image.numpy(),
+        model(input_ids=ids, pixel_values=pixels, attention_mask=mask).logits_per_image.numpy(),
+    )
+
+
 def test_summary_lists_parameters(three_stage):
     _, model = three_stage
     lines = []
