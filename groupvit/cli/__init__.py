@@ -10,6 +10,7 @@ import sys
 SUBCOMMANDS = {
     "demo": "groupvit.cli.demo",
     "convert": "groupvit.cli.convert",
+    "verify": "groupvit.cli.verify",
 }
 
 

@@ -1,0 +1,103 @@
+"""`groupvit verify CHECKPOINT`: run a checkpoint in both backends and compare every output."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from groupvit.equivalence.compare import HEADER
+from groupvit.equivalence.runner import Inputs, build_models, compare_outputs, run_keras, run_pytorch
+from groupvit.random_checkpoint import clip_normalize, example_image
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify", help="load a checkpoint in PyTorch and Keras, run both, compare every output",
+        description="Exits 1 when any output differs by more than its tolerance "
+        "(groupvit.equivalence.tolerances) or a clear hard decision differs.",
+    )
+    parser.add_argument("checkpoint", help="checkpoint directory or weight file (any format of groupvit convert)")
+    parser.add_argument("--image", help="image file (needs Pillow); default: a built-in synthetic picture")
+    parser.add_argument("--texts", help='comma-separated texts, e.g. "a cat,a dog" (needs a tokenizer in the checkpoint)')
+    parser.add_argument("--config", help="config.json for a weight file without one beside it")
+    parser.add_argument("--out", help="folder for the two backends' segmentation maps as PNG, side by side")
+    parser.add_argument("--jit", action="store_true", help="run the Keras model compiled with XLA")
+    parser.set_defaults(func=run)
+
+
+def default_token_ids(config, count: int = 4, length: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic captions inside the vocabulary (start, words, end, right padding) and their mask."""
+    text = config.text_config
+    vocab = text.vocab_size
+
+    def in_vocab(token: int | None, fallback: int) -> int:
+        return token if token is not None and 0 <= token < vocab else fallback
+
+    ids = np.random.default_rng(0).integers(0, min(vocab, 49400), size=(count, length))
+    mask = np.ones((count, length), np.int64)
+    for row in range(count):
+        end = length - 1 - row % 3  # unequal lengths, so padding is exercised
+        ids[row, 0] = in_vocab(text.bos_token_id, ids[row, 0])
+        ids[row, end] = in_vocab(text.eos_token_id, vocab - 1)
+        ids[row, end + 1:] = in_vocab(text.pad_token_id, 0)
+        mask[row, end + 1:] = 0
+    return ids.astype(np.int64), mask
+
+
+def build_inputs(config, image_path: str | None, texts: str | None, checkpoint: str) -> Inputs:
+    height, width = config.vision_config.image_hw
+    if image_path:
+        from groupvit.images import load_rgb, clip_preprocess
+
+        pixels = clip_preprocess(load_rgb(image_path), height, width)
+    else:
+        pixels = clip_normalize(example_image(height, width))
+    if texts:
+        from groupvit.tokenizer import load_tokenizer
+
+        names = [t.strip() for t in texts.split(",") if t.strip()]
+        if not names:
+            raise ValueError(f'--texts must name at least one text. Received: --texts "{texts}"')
+        ids, mask = load_tokenizer(checkpoint, config.text_config.max_position_embeddings)(names)
+    else:
+        ids, mask = default_token_ids(config)
+    return Inputs(pixel_values=pixels.astype(np.float32), input_ids=ids, attention_mask=mask)
+
+
+def run(args: argparse.Namespace) -> int:
+    from groupvit.weights_bridge import load_checkpoint
+
+    config, weights = load_checkpoint(args.checkpoint, config=args.config)
+    inputs = build_inputs(config, args.image, args.texts, args.checkpoint)
+    pt_model, tf_model = build_models(config, weights)
+    reference = run_pytorch(pt_model, inputs)
+    other = run_keras(tf_model, inputs, jit_compile=args.jit)
+    rows = compare_outputs(reference, other)
+    print(f"groupvit verify {args.checkpoint}: PyTorch (reference) vs Keras{' (XLA)' if args.jit else ''}, "
+          f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
+    print(HEADER)
+    for row in rows:
+        print(row.format())
+    failed = [row.name for row in rows if not row.ok]
+    if args.out and "segmentation_logits" in reference:
+        _write_maps(args.out, reference["segmentation_logits"], other["segmentation_logits"])
+    if failed:
+        print(f"FAILED: {len(failed)} of {len(rows)} outputs exceed their tolerance: {', '.join(failed)}",
+              file=sys.stderr)
+        return 1
+    print(f"OK: {len(rows)} outputs agree within tolerance")
+    return 0
+
+
+def _write_maps(out_dir: str, reference: np.ndarray, other: np.ndarray) -> None:
+    from groupvit.png import colorize, write_png
+
+    os.makedirs(out_dir, exist_ok=True)
+    left, right = reference[0].argmax(axis=0) + 1, other[0].argmax(axis=0) + 1
+    gap = np.full((left.shape[0], 8), 0)
+    path = os.path.join(out_dir, "segmentation_pt_vs_tf.png")
+    write_png(path, colorize(np.concatenate([left, gap, right], axis=1)))
+    print(f"wrote {path} (left: PyTorch, right: Keras; argmax over texts of image 0)")

@@ -1,0 +1,114 @@
+"""Run one checkpoint through both backends and compare every output (behind `groupvit verify`).
+
+Frameworks are imported inside the functions, so importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from groupvit.configs import GroupViTConfig
+from groupvit.equivalence.compare import Row, compare_argmax, compare_dense
+from groupvit.equivalence.tolerances import ACTIVATION, LOGITS, SEGMENTATION_LOGITS, Tolerance
+from groupvit.outputs import ModelOutput
+
+Outputs = dict[str, np.ndarray]
+
+
+@dataclass
+class Inputs:
+    pixel_values: np.ndarray  # float32 [B, C, H, W]
+    input_ids: np.ndarray  # int64 [T, L]
+    attention_mask: np.ndarray | None = None
+    interpolate_pos_encoding: bool = False
+
+
+def flatten(out: ModelOutput, to_numpy, prefix: str = "") -> Outputs:
+    """Nested model outputs -> {"vision.hidden_states.0": array, ...}."""
+    flat: Outputs = {}
+    short = {"text_model_output": "text", "vision_model_output": "vision"}
+    for key, value in out.items():
+        name = prefix + short.get(key, key)
+        if isinstance(value, ModelOutput):
+            flat.update(flatten(value, to_numpy, name + "."))
+        elif isinstance(value, (tuple, list)):
+            for i, item in enumerate(value):
+                flat[f"{name}.{i}"] = to_numpy(item)
+        else:
+            flat[name] = to_numpy(value)
+    return flat
+
+
+def build_models(config: GroupViTConfig, weights: dict[str, np.ndarray]):
+    """The same weights in a PyTorch model and a Keras model, both in inference mode."""
+    from groupvit.pt import GroupViTModel
+    from groupvit.tf import TFGroupViTModel
+
+    pt_model = GroupViTModel(config)
+    pt_model.load_weights(weights)
+    tf_model = TFGroupViTModel(config)
+    tf_model.assign_numpy(weights)
+    return pt_model.eval(), tf_model
+
+
+def run_pytorch(model, inputs: Inputs) -> Outputs:
+    import torch
+
+    mask = None if inputs.attention_mask is None else torch.from_numpy(inputs.attention_mask)
+    pixels, ids = torch.from_numpy(inputs.pixel_values), torch.from_numpy(inputs.input_ids)
+    with torch.no_grad():
+        out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_attentions=True,
+                    output_hidden_states=True, output_segmentation=True,
+                    interpolate_pos_encoding=inputs.interpolate_pos_encoding)
+        flat = flatten(out, lambda t: t.detach().numpy())
+        flat["image_features"] = model.get_image_features(pixels, inputs.interpolate_pos_encoding).numpy()
+        flat["text_features"] = model.get_text_features(ids, mask).numpy()
+    return flat
+
+
+def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
+    import tensorflow as tf
+
+    interpolate = inputs.interpolate_pos_encoding
+
+    def forward(pixel_values, input_ids, attention_mask):
+        out = model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask,
+                    output_attentions=True, output_hidden_states=True, output_segmentation=True,
+                    interpolate_pos_encoding=interpolate, training=False)
+        flat = flatten(out, lambda t: t)
+        flat["image_features"] = model.get_image_features(pixel_values, interpolate_pos_encoding=interpolate)
+        flat["text_features"] = model.get_text_features(input_ids, attention_mask=attention_mask)
+        return flat
+
+    if jit_compile:
+        forward = tf.function(forward, jit_compile=True)
+    flat = forward(inputs.pixel_values, inputs.input_ids, inputs.attention_mask)
+    return {k: np.asarray(v) for k, v in flat.items()}
+
+
+def tolerance_for(name: str) -> Tolerance:
+    if name == "segmentation_logits":
+        return SEGMENTATION_LOGITS
+    if name.startswith("logits_per"):
+        return LOGITS
+    return ACTIVATION
+
+
+def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
+    """Every dense output, plus the hard decisions: group assignments and the segmentation map."""
+    rows = []
+    missing = sorted(set(reference) ^ set(other))
+    for name in missing:
+        rows.append(Row(f"{name} (only in one backend)", float("inf"), float("inf"), 0.0, False))
+    for name in sorted(set(reference) & set(other)):
+        rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name)))
+    for name in sorted(n for n in reference if n.startswith("vision.attentions.") and n in other):
+        stage = name.rsplit(".", 1)[1]
+        rows.append(compare_argmax(f"hard assignment {stage} (argmax over groups)", reference[name], other[name],
+                                   axis=1, tolerance=ACTIVATION))
+    if "segmentation_logits" in reference and "segmentation_logits" in other:
+        rows.append(compare_argmax("segmentation map (argmax over texts)", reference["segmentation_logits"],
+                                   other["segmentation_logits"], axis=1, tolerance=SEGMENTATION_LOGITS))
+    return rows
