@@ -19,7 +19,9 @@ def read_weights(directory: str | os.PathLike) -> dict[str, np.ndarray]:
 
     path = os.path.join(os.fspath(directory), SAFETENSORS_NAME)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"A checkpoint directory must hold {SAFETENSORS_NAME}. Received: {os.fspath(directory)!r}")
+        raise FileNotFoundError(
+            f"A checkpoint directory must hold {SAFETENSORS_NAME}. Received: {os.fspath(directory)!r}"
+        )
     return load_file(path)
 
 

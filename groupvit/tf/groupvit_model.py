@@ -51,7 +51,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
 
     def get_text_features(self, input_ids, attention_mask=None, position_ids=None, training: bool = False):
         """Projected (un-normalized) text features [B, projection_dim]."""
-        input_ids, attention_mask, position_ids = to_tensor(input_ids), to_tensor(attention_mask), to_tensor(position_ids)
+        input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
         pooled = self.text_model(input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                  training=training).pooler_output
@@ -96,7 +96,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         )
         output_attentions = bool(output_attentions) or output_segmentation
         output_hidden_states = bool(output_hidden_states)
-        input_ids, attention_mask, position_ids = to_tensor(input_ids), to_tensor(attention_mask), to_tensor(position_ids)
+        input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         pixel_values = to_tensor(pixel_values, "float32")
         check_text_inputs(input_ids, attention_mask, config.text_config)
         check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)

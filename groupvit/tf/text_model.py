@@ -46,7 +46,7 @@ class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
                     "An input dict may hold input_ids, attention_mask and position_ids. "
                     f"Received extra keys: {sorted(inputs)}"
                 )
-        input_ids, attention_mask, position_ids = to_tensor(input_ids), to_tensor(attention_mask), to_tensor(position_ids)
+        input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         check_text_inputs(input_ids, attention_mask, self.config)
         out = self.text_model(
             input_ids, attention_mask=attention_mask, position_ids=position_ids,

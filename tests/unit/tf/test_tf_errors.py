@@ -51,7 +51,8 @@ def test_input_ids_range_length_and_mask_shape(setup):
     too_long = np.ones((2, 17), np.int32)
     with pytest.raises(ValueError, match="max_position_embeddings=16. Received: sequence_length=17"):
         call(model, too_long, pixels)
-    with pytest.raises(ValueError, match="attention_mask must have the shape of input_ids \\(2, 7\\). Received: \\(2, 6\\)"):
+    message = "attention_mask must have the shape of input_ids \\(2, 7\\). Received: \\(2, 6\\)"
+    with pytest.raises(ValueError, match=message):
         call(model, ids, pixels, mask[:, :6])
     text = TFGroupViTTextModel(config.text_config)
     with pytest.raises(ValueError, match="input_ids must be 2-D"):

@@ -71,7 +71,7 @@ def test_fixtures_exist():
 def test_eval_outputs_match_pytorch_eager_and_xla(name):
     config, weights, inputs, expected, options = load_case(name)
     model = build(config, weights)
-    args = (tf.constant(inputs["input_ids"]), tf.constant(inputs["pixel_values"]), tf.constant(inputs["attention_mask"]))
+    args = tuple(tf.constant(inputs[k]) for k in ("input_ids", "pixel_values", "attention_mask"))
 
     def run(input_ids, pixel_values, attention_mask):
         out = model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask,

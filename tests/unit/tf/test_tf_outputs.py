@@ -116,7 +116,8 @@ def test_text_pooling_first_eos_and_legacy_argmax():
     legacy_model = TFGroupViTTextModel(legacy)
     legacy_model.assign_numpy(model.to_numpy())
     out = legacy_model(ids)
-    np.testing.assert_array_equal(out.pooler_output.numpy(), out.last_hidden_state.numpy()[[0, 1], [2, 3]])  # largest id
+    largest_id = out.last_hidden_state.numpy()[[0, 1], [2, 3]]
+    np.testing.assert_array_equal(out.pooler_output.numpy(), largest_id)
 
 
 def test_padding_mask_hides_padded_keys_and_left_padding_is_uniform():
