@@ -164,3 +164,28 @@ def test_gumbel_noise_changes_hard_assignment_but_not_soft_map(three_stage):
                                eval_out.vision_model_output.attentions[0].numpy(), rtol=1e-5, atol=1e-6)
     sampled = model(**kwargs, training=True)  # noise drawn internally
     assert sampled.logits_per_image.shape == (2, 2)
+
+
+def test_loss_is_the_symmetric_cross_entropy(three_stage):
+    config, model = three_stage
+    pixels, ids, mask = make_inputs(config)
+    out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, return_loss=True)
+    logits = out.logits_per_text.numpy().astype(np.float64)
+
+    def cross_entropy(x):
+        log_probs = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+        return -np.mean(np.diag(log_probs))
+
+    expected = (cross_entropy(logits) + cross_entropy(logits.T)) / 2
+    np.testing.assert_allclose(float(out.loss), expected, rtol=1e-5)
+
+
+def test_position_ids_default_to_arange():
+    config = tiny_config()
+    model = randomize(TFGroupViTTextModel(config.text_config))
+    _, ids, mask = make_inputs(config)
+    default = model(ids, attention_mask=mask).last_hidden_state.numpy()
+    explicit = model(ids, attention_mask=mask, position_ids=np.arange(7)[None]).last_hidden_state.numpy()
+    shifted = model(ids, attention_mask=mask, position_ids=np.arange(1, 8)[None]).last_hidden_state.numpy()
+    np.testing.assert_array_equal(default, explicit)
+    assert not np.allclose(default, shifted)
