@@ -15,7 +15,12 @@ class ModelOutput(OrderedDict):
 
     _fields: tuple[str, ...] = ()
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # one positional mapping or iterable of pairs: how tf.function / tree utilities rebuild a mapping
+        if len(args) > 1:
+            raise TypeError(f"{type(self).__name__} takes at most one positional mapping. Received: {len(args)}")
+        if args:
+            kwargs = {**dict(args[0]), **kwargs}
         unknown = set(kwargs) - set(self._fields)
         if unknown:
             raise TypeError(f"{type(self).__name__} has fields {list(self._fields)}. Received: {sorted(unknown)}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -10,11 +9,12 @@ from typing import Any, ClassVar
 import keras
 import numpy as np
 
-from groupvit.configs import CONFIG_NAME, GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.outputs import ModelOutput
-from groupvit.tf import checkpoint_files
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
+from groupvit.weights_bridge.model_files import load_for_model, save_for_model
+from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
 
@@ -76,35 +76,15 @@ class TFGroupViTPreTrainedModel(keras.Model):
             )
         return slots
 
-    def assign_numpy(self, weights: Mapping[str, np.ndarray]) -> None:
+    def assign_numpy(self, weights: Mapping[str, np.ndarray], source: str = "the given weights") -> None:
         """Assign a PyTorch-named, PyTorch-laid-out state dict (as numpy); strict, all or nothing.
 
         `num_batches_tracked` and `text_model.embeddings.position_ids` are skipped by name.
         Anything else missing, unexpected or mis-shaped is listed in one ValueError before any
         variable changes.
         """
-        slots = self._weight_slots()
-        shapes = expected_shapes(self.config)
-        missing = sorted(k for k in slots if k not in weights)
-        unexpected = sorted(k for k in weights if k not in slots and not _skipped(k))
-        mis_shaped = [
-            (k, tuple(shapes[k]), tuple(np.shape(weights[k])))
-            for k in sorted(slots)
-            if k in weights and tuple(np.shape(weights[k])) != tuple(shapes[k])
-        ]
-        if missing or unexpected or mis_shaped:
-            lines = [f"The weights must match expected_shapes(config) of {type(self).__name__} exactly."]
-            if missing:
-                lines.append(f"Received {len(missing)} missing key(s): " + ", ".join(missing))
-            if unexpected:
-                lines.append(f"Received {len(unexpected)} unexpected key(s): " + ", ".join(unexpected))
-            if mis_shaped:
-                lines.append(
-                    f"Received {len(mis_shaped)} mis-shaped key(s): "
-                    + ", ".join(f"{k} (expected {e}, received {r})" for k, e, r in mis_shaped)
-                )
-            raise ValueError("\n".join(lines))
-        for key, (variable, _, from_torch) in slots.items():
+        weights = check_weights(self.config, dict(weights), source, fill_optional=True)
+        for key, (variable, _, from_torch) in self._weight_slots().items():
             value = np.asarray(weights[key]).astype(variable.dtype, copy=False)
             variable.assign(np.array(from_torch(value), order="C"))
 
@@ -117,39 +97,20 @@ class TFGroupViTPreTrainedModel(keras.Model):
 
     # ----- checkpoint directories -------------------------------------------------------------------
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        """Write config.json and model.safetensors (PyTorch names and layouts)."""
-        os.makedirs(save_directory, exist_ok=True)
-        self.config.save_pretrained(save_directory)
-        checkpoint_files.write_weights(self.to_numpy(), save_directory)
-
-    @classmethod
-    def _config_from_dict(cls, config_dict: dict[str, Any]) -> AnyConfig:
-        is_full = config_dict.get("model_type") == GroupViTConfig.model_type
-        if cls.sub_config_name is not None and is_full:
-            return getattr(GroupViTConfig._from_file_dict(config_dict), cls.sub_config_name)
-        return cls.config_class._from_file_dict(config_dict)
-
-    @classmethod
-    def _select_weights(cls, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """A tower class keeps its part of a full GroupViT checkpoint."""
-        if cls.sub_config_name is None:
-            return weights
-        prefix = "text_model." if cls.sub_config_name == "text_config" else "vision_model."
-        if any(k.startswith(("visual_projection.", "text_projection.")) for k in weights):
-            return {k: v for k, v in weights.items() if k.startswith(prefix)}
-        return weights
+        """Write config.json and model.safetensors in PyTorch names and layouts (both appear at once)."""
+        save_for_model(self.config, self.to_numpy(), save_directory)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, **kwargs: Any):
-        """Load a checkpoint directory (config.json + model.safetensors), strictly."""
-        directory = os.fspath(path)
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(f"from_pretrained needs a checkpoint directory. Received: {directory!r}")
-        if config is None:
-            with open(os.path.join(directory, CONFIG_NAME), encoding="utf-8") as f:
-                config = cls._config_from_dict(json.load(f))
+        """Load a checkpoint in any format of the weight bridge, strictly.
+
+        `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
+        model.weights.h5 or an authors' .pth) or a weight file with a config.json beside it.
+        A text or vision model also takes its part of a full GroupViT checkpoint.
+        """
+        config, weights = load_for_model(path, cls.config_class, config)
         model = cls(config, **kwargs)
-        model.assign_numpy(cls._select_weights(checkpoint_files.read_weights(directory)))
+        model.assign_numpy(weights)
         return model
 
     # ----- Keras plumbing ------------------------------------------------------------------------------

@@ -66,11 +66,6 @@ def test_eager_tf_function_and_xla_agree(three_stage):
         np.testing.assert_allclose(x.numpy(), e.numpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tf.function rebuilds a returned mapping as type(m)(pairs); groupvit/outputs.py ModelOutput must accept "
-    "one positional mapping / iterable of pairs (owned by the lead). Remove this mark once it does.",
-)
 def test_tf_function_can_return_model_output(three_stage):
     config, model = three_stage
     pixels, ids, mask = make_inputs(config)
