@@ -32,12 +32,14 @@ class Row:
 HEADER = f"{'output':<44} {'max abs':>10} {'max rel':>10} {'bound':>10}"
 
 
-def compare_dense(name: str, reference: np.ndarray, other: np.ndarray, tolerance: Tolerance) -> Row:
+def compare_dense(name: str, reference: np.ndarray, other: np.ndarray, tolerance: Tolerance,
+                  scale_floor: float = 0.0) -> Row:
+    """`scale_floor`: the scale a relative bound uses at least (values that are small by chance)."""
     reference, other = np.asarray(reference, np.float64), np.asarray(other, np.float64)
     if reference.shape != other.shape:
         return Row(name, float("inf"), float("inf"), 0.0, False)
     diff = np.abs(reference - other)
-    ref_max = float(np.abs(reference).max()) if reference.size else 0.0
+    ref_max = max(float(np.abs(reference).max()) if reference.size else 0.0, scale_floor)
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float((diff / np.maximum(np.abs(reference), 1e-30)).max()) if diff.size else 0.0
     bound = tolerance.bound(ref_max)
@@ -52,12 +54,13 @@ def top_two_margin(scores: np.ndarray, axis: int) -> np.ndarray:
     return first - second
 
 
-def compare_argmax(name: str, reference: np.ndarray, other: np.ndarray, axis: int, tolerance: Tolerance) -> Row:
+def compare_argmax(name: str, reference: np.ndarray, other: np.ndarray, axis: int, tolerance: Tolerance,
+                   scale_floor: float = 0.0) -> Row:
     """Argmax decisions must be identical wherever the reference's top-two margin exceeds the bound."""
-    dense = compare_dense(name, reference, other, tolerance)
+    dense = compare_dense(name, reference, other, tolerance, scale_floor)
     if not np.isfinite(dense.max_abs):
         return dense
-    ref_max = float(np.abs(reference).max()) if np.size(reference) else 0.0
+    ref_max = max(float(np.abs(reference).max()) if np.size(reference) else 0.0, scale_floor)
     bound = near_tie_bound(tolerance, ref_max)
     same = np.argmax(reference, axis=axis) == np.argmax(other, axis=axis)
     clear = top_two_margin(reference, axis) > bound

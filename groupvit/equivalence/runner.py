@@ -15,6 +15,7 @@ from groupvit.equivalence.tolerances import ACTIVATION, LOGITS, SEGMENTATION_LOG
 from groupvit.outputs import ModelOutput
 
 Outputs = dict[str, np.ndarray]
+LOGIT_SCALE = "exp(logit_scale)"
 
 
 @dataclass
@@ -65,6 +66,7 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
         flat = flatten(out, lambda t: t.detach().numpy())
         flat["image_features"] = model.get_image_features(pixels, inputs.interpolate_pos_encoding).numpy()
         flat["text_features"] = model.get_text_features(ids, mask).numpy()
+        flat[LOGIT_SCALE] = model.logit_scale.exp().numpy()
     return flat
 
 
@@ -80,6 +82,7 @@ def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
         flat = flatten(out, lambda t: t)
         flat["image_features"] = model.get_image_features(pixel_values, interpolate_pos_encoding=interpolate)
         flat["text_features"] = model.get_text_features(input_ids, attention_mask=attention_mask)
+        flat[LOGIT_SCALE] = tf.exp(model.logit_scale)
         return flat
 
     if jit_compile:
@@ -99,16 +102,21 @@ def tolerance_for(name: str) -> Tolerance:
 def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
     """Every dense output, plus the hard decisions: group assignments and the segmentation map."""
     rows = []
+    # segmentation logits are s x (group logits held like logits to 1e-5), s = exp(logit_scale):
+    # their rounding scales with s even where the values happen to be small
+    seg_floor = float(reference.get(LOGIT_SCALE, 0.0))
     missing = sorted(set(reference) ^ set(other))
     for name in missing:
         rows.append(Row(f"{name} (only in one backend)", float("inf"), float("inf"), 0.0, False))
     for name in sorted(set(reference) & set(other)):
-        rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name)))
+        floor = seg_floor if name == "segmentation_logits" else 0.0
+        rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name), floor))
     for name in sorted(n for n in reference if n.startswith("vision.attentions.") and n in other):
         stage = name.rsplit(".", 1)[1]
         rows.append(compare_argmax(f"hard assignment {stage} (argmax over groups)", reference[name], other[name],
                                    axis=1, tolerance=ACTIVATION))
     if "segmentation_logits" in reference and "segmentation_logits" in other:
         rows.append(compare_argmax("segmentation map (argmax over texts)", reference["segmentation_logits"],
-                                   other["segmentation_logits"], axis=1, tolerance=SEGMENTATION_LOGITS))
+                                   other["segmentation_logits"], axis=1, tolerance=SEGMENTATION_LOGITS,
+                                   scale_floor=seg_floor))
     return rows

@@ -36,14 +36,17 @@ ACTIVATION = Tolerance(
     "that grow past one. A real bug (a transposed kernel, a wrong epsilon) moves them by 1e-3 or more.",
 )
 LOGITS = Tolerance(
-    1e-5, "absolute",
-    "logits are cosines (|x| <= 1, error ~1e-7) times exp(logit_scale) ~ 14; 1e-5 absolute as in the "
-    "reference port's own PyTorch/TensorFlow agreement (~6e-6).",
+    1e-5, "max_or_one",
+    "logits are cosines times s = exp(logit_scale) ~ 14, and float32 rounds relative to size: 1e-5 "
+    "absolute for logits of order one, relative to the largest |logit| beyond (the port's own "
+    "PyTorch/TensorFlow pair agrees to ~6e-6 at default size; tiny random models with 4-wide "
+    "LayerNorms reach 1.3e-5 on logits of 5).",
 )
 SEGMENTATION_LOGITS = Tolerance(
     1e-5, "max",
-    "segmentation logits carry the logit scale twice (values up to ~200), so their rounding grows with "
-    "their size: 1e-5 relative to the largest |value|.",
+    "segmentation logits are s = exp(logit_scale) times group logits that are held like logits to 1e-5 "
+    "(values up to s^2 ~ 200): 1e-5 relative to the largest |value|, and never below 1e-5 x s, the "
+    "error the group logits may carry even where the values happen to be small.",
 )
 GRADIENT = Tolerance(
     1e-4, "max_or_one",
