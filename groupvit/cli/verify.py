@@ -68,22 +68,29 @@ def build_inputs(config, image_path: str | None, texts: str | None, checkpoint: 
 
 
 def run(args: argparse.Namespace) -> int:
+    return main_verify(args.checkpoint, image=args.image, texts=args.texts, config=args.config, out=args.out,
+                       jit=args.jit)
+
+
+def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None = None, config: str | None = None,
+                out: str | None = None, jit: bool = False) -> int:
+    """Print the comparison table; 0 when every output is within tolerance, else 1."""
     from groupvit.weights_bridge import load_checkpoint
 
-    config, weights = load_checkpoint(args.checkpoint, config=args.config)
-    inputs = build_inputs(config, args.image, args.texts, args.checkpoint)
-    pt_model, tf_model = build_models(config, weights)
+    model_config, weights = load_checkpoint(checkpoint, config=config)
+    inputs = build_inputs(model_config, image, texts, checkpoint)
+    pt_model, tf_model = build_models(model_config, weights)
     reference = run_pytorch(pt_model, inputs)
-    other = run_keras(tf_model, inputs, jit_compile=args.jit)
+    other = run_keras(tf_model, inputs, jit_compile=jit)
     rows = compare_outputs(reference, other)
-    print(f"groupvit verify {args.checkpoint}: PyTorch (reference) vs Keras{' (XLA)' if args.jit else ''}, "
+    print(f"groupvit verify {checkpoint}: PyTorch (reference) vs Keras{' (XLA)' if jit else ''}, "
           f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
     print(HEADER)
     for row in rows:
         print(row.format())
     failed = [row.name for row in rows if not row.ok]
-    if args.out and "segmentation_logits" in reference:
-        _write_maps(args.out, reference["segmentation_logits"], other["segmentation_logits"])
+    if out and "segmentation_logits" in reference:
+        _write_maps(out, reference, other)
     if failed:
         print(f"FAILED: {len(failed)} of {len(rows)} outputs exceed their tolerance: {', '.join(failed)}",
               file=sys.stderr)
@@ -92,12 +99,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_maps(out_dir: str, reference: np.ndarray, other: np.ndarray) -> None:
-    from groupvit.png import colorize, write_png
+def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    from groupvit.png import colorize
+
+    gap = np.zeros((left.shape[0], 8), dtype=np.int64)
+    return colorize(np.concatenate([left, gap - 1, right], axis=1) + 1)
+
+
+def _group_map(outputs: dict[str, np.ndarray], height: int, width: int) -> np.ndarray | None:
+    """Final group of every pixel of image 0: chained soft maps, argmax, nearest-neighbour upsampling."""
+    maps = [outputs[k][0] for k in sorted(k for k in outputs if k.startswith("vision.attentions."))]
+    if not maps:
+        return None
+    chained = maps[0].T  # (N, O0)
+    for soft in maps[1:]:
+        chained = chained @ soft.T
+    grid_h = int(round((chained.shape[0] * height / width) ** 0.5))
+    labels = chained.argmax(axis=1).reshape(grid_h, -1)
+    rows = np.arange(height) * grid_h // height
+    cols = np.arange(width) * labels.shape[1] // width
+    return labels[rows][:, cols]
+
+
+def _write_maps(out_dir: str, reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> None:
+    from groupvit.png import write_png
 
     os.makedirs(out_dir, exist_ok=True)
-    left, right = reference[0].argmax(axis=0) + 1, other[0].argmax(axis=0) + 1
-    gap = np.full((left.shape[0], 8), 0)
+    seg_ref, seg_other = reference["segmentation_logits"][0], other["segmentation_logits"][0]
     path = os.path.join(out_dir, "segmentation_pt_vs_tf.png")
-    write_png(path, colorize(np.concatenate([left, gap, right], axis=1)))
-    print(f"wrote {path} (left: PyTorch, right: Keras; argmax over texts of image 0)")
+    write_png(path, _side_by_side(seg_ref.argmax(axis=0), seg_other.argmax(axis=0)))
+    print(f"wrote {path} (left: PyTorch, right: Keras; per pixel the best-matching text, image 0)")
+    height, width = seg_ref.shape[-2:]
+    groups_ref, groups_other = _group_map(reference, height, width), _group_map(other, height, width)
+    if groups_ref is not None:
+        path = os.path.join(out_dir, "groups_pt_vs_tf.png")
+        write_png(path, _side_by_side(groups_ref, groups_other))
+        print(f"wrote {path} (left: PyTorch, right: Keras; per pixel its final group, image 0)")
