@@ -33,8 +33,9 @@ HEADER = f"{'output':<44} {'max abs':>10} {'max rel':>10} {'bound':>10}"
 
 
 def compare_dense(name: str, reference: np.ndarray, other: np.ndarray, tolerance: Tolerance,
-                  scale_floor: float = 0.0) -> Row:
-    """`scale_floor`: the scale a relative bound uses at least (values that are small by chance)."""
+                  scale_floor: float = 0.0, amplification: float = 1.0) -> Row:
+    """`scale_floor`: the scale a relative bound uses at least (values that are small by chance);
+    `amplification`: how much the computation magnifies its inputs' rounding (>= 1)."""
     reference, other = np.asarray(reference, np.float64), np.asarray(other, np.float64)
     if reference.shape != other.shape:
         return Row(name, float("inf"), float("inf"), 0.0, False)
@@ -42,7 +43,7 @@ def compare_dense(name: str, reference: np.ndarray, other: np.ndarray, tolerance
     ref_max = max(float(np.abs(reference).max()) if reference.size else 0.0, scale_floor)
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float((diff / np.maximum(np.abs(reference), 1e-30)).max()) if diff.size else 0.0
-    bound = tolerance.bound(ref_max)
+    bound = tolerance.bound(ref_max) * max(1.0, amplification)
     ok = bool(np.isfinite(other).all()) and max_abs <= bound
     return Row(name, max_abs, max_rel, bound, ok)
 
@@ -55,13 +56,13 @@ def top_two_margin(scores: np.ndarray, axis: int) -> np.ndarray:
 
 
 def compare_argmax(name: str, reference: np.ndarray, other: np.ndarray, axis: int, tolerance: Tolerance,
-                   scale_floor: float = 0.0) -> Row:
+                   scale_floor: float = 0.0, amplification: float = 1.0) -> Row:
     """Argmax decisions must be identical wherever the reference's top-two margin exceeds the bound."""
-    dense = compare_dense(name, reference, other, tolerance, scale_floor)
+    dense = compare_dense(name, reference, other, tolerance, scale_floor, amplification)
     if not np.isfinite(dense.max_abs):
         return dense
     ref_max = max(float(np.abs(reference).max()) if np.size(reference) else 0.0, scale_floor)
-    bound = near_tie_bound(tolerance, ref_max)
+    bound = near_tie_bound(tolerance, ref_max) * max(1.0, amplification)
     same = np.argmax(reference, axis=axis) == np.argmax(other, axis=axis)
     clear = top_two_margin(reference, axis) > bound
     disagreements = int((~same & clear).sum())

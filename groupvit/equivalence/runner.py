@@ -16,6 +16,7 @@ from groupvit.outputs import ModelOutput
 
 Outputs = dict[str, np.ndarray]
 LOGIT_SCALE = "exp(logit_scale)"
+GROUP_FEATURES = "group_features"  # projected, un-normalized group tokens behind the segmentation logits
 
 
 @dataclass
@@ -66,6 +67,9 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
         flat = flatten(out, lambda t: t.detach().numpy())
         flat["image_features"] = model.get_image_features(pixels, inputs.interpolate_pos_encoding).numpy()
         flat["text_features"] = model.get_text_features(ids, mask).numpy()
+        last = out.vision_model_output.last_hidden_state
+        flat[GROUP_FEATURES] = model.visual_projection(last.reshape(-1, last.shape[-1])).reshape(
+            last.shape[0], last.shape[1], -1).numpy()
         flat[LOGIT_SCALE] = model.logit_scale.exp().numpy()
     return flat
 
@@ -82,6 +86,9 @@ def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
         flat = flatten(out, lambda t: t)
         flat["image_features"] = model.get_image_features(pixel_values, interpolate_pos_encoding=interpolate)
         flat["text_features"] = model.get_text_features(input_ids, attention_mask=attention_mask)
+        last = out.vision_model_output.last_hidden_state
+        flat[GROUP_FEATURES] = tf.reshape(model.visual_projection(tf.reshape(last, (-1, last.shape[-1]))),
+                                          (-1, last.shape[1], model.config.projection_dim))
         flat[LOGIT_SCALE] = tf.exp(model.logit_scale)
         return flat
 
@@ -99,18 +106,43 @@ def tolerance_for(name: str) -> Tolerance:
     return ACTIVATION
 
 
+def normalization_gain(features: np.ndarray) -> float:
+    """How much dividing by the norm magnifies the features' rounding, relative to ACTIVATION.
+
+    The features are held to ACTIVATION.bound(max|f|); normalizing divides that error by each
+    row's norm. Rows of small norm (all but a few ReLU units zero in a narrow head) are poorly
+    conditioned: the bound of everything computed from the normalized rows grows by this factor.
+    """
+    rows = np.asarray(features, np.float64).reshape(-1, features.shape[-1])
+    if rows.size == 0:
+        return 1.0
+    norms = np.linalg.norm(rows, axis=-1)
+    error = ACTIVATION.bound(float(np.abs(rows).max()))
+    return max(1.0, error / max(float(norms.min()), 1e-30) / ACTIVATION.atol)
+
+
 def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
     """Every dense output, plus the hard decisions: group assignments and the segmentation map."""
     rows = []
     # segmentation logits are s x (group logits held like logits to 1e-5), s = exp(logit_scale):
     # their rounding scales with s even where the values happen to be small
     seg_floor = float(reference.get(LOGIT_SCALE, 0.0))
+    gain = {name: normalization_gain(reference[f]) for name, f in
+            (("image", "image_features"), ("text", "text_features"), ("group", GROUP_FEATURES)) if f in reference}
+    amplification = {
+        "image_embeds": gain.get("image", 1.0),
+        "text_embeds": gain.get("text", 1.0),
+        "logits_per_image": max(gain.get("image", 1.0), gain.get("text", 1.0)),
+        "logits_per_text": max(gain.get("image", 1.0), gain.get("text", 1.0)),
+        "segmentation_logits": max(gain.get("group", 1.0), gain.get("text", 1.0)),
+    }
     missing = sorted(set(reference) ^ set(other))
     for name in missing:
         rows.append(Row(f"{name} (only in one backend)", float("inf"), float("inf"), 0.0, False))
     for name in sorted(set(reference) & set(other)):
         floor = seg_floor if name == "segmentation_logits" else 0.0
-        rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name), floor))
+        rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name), floor,
+                                  amplification.get(name, 1.0)))
     for name in sorted(n for n in reference if n.startswith("vision.attentions.") and n in other):
         stage = name.rsplit(".", 1)[1]
         rows.append(compare_argmax(f"hard assignment {stage} (argmax over groups)", reference[name], other[name],
@@ -118,5 +150,5 @@ def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
     if "segmentation_logits" in reference and "segmentation_logits" in other:
         rows.append(compare_argmax("segmentation map (argmax over texts)", reference["segmentation_logits"],
                                    other["segmentation_logits"], axis=1, tolerance=SEGMENTATION_LOGITS,
-                                   scale_floor=seg_floor))
+                                   scale_floor=seg_floor, amplification=amplification["segmentation_logits"]))
     return rows
