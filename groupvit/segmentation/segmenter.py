@@ -1,0 +1,174 @@
+"""`Segmenter`: zero-shot semantic segmentation with a PyTorch or Keras GroupViT model (SPEC §2.11)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from groupvit.segmentation import backends, zero_shot
+from groupvit.segmentation.result import SegmentationResult
+from groupvit.segmentation.templates import prompts_for, resolve_templates
+from groupvit.segmentation.windows import nearest_resize, pad_to, round_up, window_origins
+
+ImageInput = Any  # uint8 RGB array [H, W, 3] or a path
+MODES = ("whole", "slide")
+
+
+class Segmenter:
+    """Zero-shot segmentation: class names in, one `SegmentationResult` per image out.
+
+    `model`: a `groupvit.pt.GroupViTModel` or `groupvit.tf.TFGroupViTModel` (detected from its class).
+    `tokenizer`: `names -> (ids, mask)`, e.g. `groupvit.tokenizer.load_tokenizer(checkpoint_dir)`.
+    `image_transform`: uint8 [H, W, 3] -> float32 [1, 3, h, w]; default the authors' transform
+    (shorter side 448, ImageNet mean/std). `batch_size`: images or windows per forward pass.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]],
+        *,
+        image_transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        batch_size: int = 4,
+        text_batch_size: int = 256,
+    ) -> None:
+        from groupvit.images import segmentation_preprocess
+
+        self.model = model
+        self.backend = backends.backend_of(model)
+        self.tokenizer = tokenizer
+        self.image_transform = image_transform or functools.partial(segmentation_preprocess, short_side=448)
+        self.batch_size = int(batch_size)
+        self.text_batch_size = int(text_batch_size)
+        self.patch_hw = tuple(model.config.vision_config.patch_hw)
+        self.scale = zero_shot.clamped_scale(backends.logit_scale_of(model))
+        self._text_cache: dict[tuple, np.ndarray] = {}
+
+    def text_embeddings(self, class_names: Sequence[str], templates: int | Sequence[str] = 1) -> np.ndarray:
+        """Normalized class embeddings [C, P]: prompts (templates x synonyms) averaged after projection."""
+        names = _check_names(class_names)
+        templates = resolve_templates(templates)
+        key = (tuple(names), templates)
+        if key not in self._text_cache:
+            prompts = [prompts_for(n, templates) for n in names]
+            flat = [p for group in prompts for p in group]
+            features = []
+            for start in range(0, len(flat), self.text_batch_size):
+                ids, mask = self.tokenizer(flat[start:start + self.text_batch_size])
+                features.append(backends.encode_texts(self.model, ids, mask))
+            self._text_cache[key] = zero_shot.class_embeddings(np.concatenate(features), [len(p) for p in prompts])
+        return self._text_cache[key]
+
+    def segment(
+        self,
+        images: ImageInput | Sequence[ImageInput],
+        class_names: Sequence[str],
+        *,
+        background_threshold: float = 0.95,
+        templates: int | Sequence[str] = 1,
+        mode: str = "whole",
+        window: int = 448,
+        stride: int = 224,
+        top_k: int = 5,
+    ) -> list[SegmentationResult]:
+        """One result per image (labels at the image's original size; 0 = background)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
+        if isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3):
+            images = [images]
+        names = _check_names(class_names)
+        text = self.text_embeddings(names, templates)
+        run = functools.partial(self._segment_whole if mode == "whole" else self._segment_slide,
+                                text=text, names=names, bg=background_threshold, top_k=top_k)
+        if mode == "slide":
+            for size, name in ((window, "window"), (stride, "stride")):
+                if size < 1 or (name == "window" and (size % self.patch_hw[0] or size % self.patch_hw[1])):
+                    raise ValueError(f"{name} must be positive (window a multiple of the patch size "
+                                     f"{self.patch_hw}). Received: {name}={size}")
+            run = functools.partial(run, window=window, stride=stride)
+        return [run(_as_image(image)) for image in images]
+
+    def _vision(self, pixels: np.ndarray) -> backends.VisionArrays:
+        parts = [backends.encode_images(self.model, pixels[i:i + self.batch_size])
+                 for i in range(0, pixels.shape[0], self.batch_size)]
+        return backends.VisionArrays(
+            [np.concatenate([p.soft_maps[s] for p in parts]) for s in range(len(parts[0].soft_maps))],
+            np.concatenate([p.group_features for p in parts]),
+            np.concatenate([p.image_features for p in parts]),
+        )
+
+    def _window_scores(self, out: backends.VisionArrays, index: int, hw: tuple[int, int], text: np.ndarray,
+                       bg: float, top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """(scores [C + 1, h, w], aff, image probabilities, top-k, group index maps per stage) of one input."""
+        grid = (hw[0] // self.patch_hw[0], hw[1] // self.patch_hw[1])
+        chained = zero_shot.chain_soft_maps([m[index] for m in out.soft_maps])
+        group_maps = [zero_shot.group_index_map(c, grid, hw) for c in chained]
+        groups = zero_shot.l2_normalize(out.group_features[index])
+        image = zero_shot.l2_normalize(out.image_features[index])
+        aff, probs, top = zero_shot.group_affinity(groups, image, text, self.scale, top_k)
+        return zero_shot.score_map(group_maps[-1], aff, bg), aff, probs, top, group_maps
+
+    def _segment_whole(self, image: np.ndarray, *, text, names, bg, top_k) -> SegmentationResult:
+        pixels = self.image_transform(image)
+        h, w = pixels.shape[-2:]
+        padded = pad_to(pixels, round_up(h, self.patch_hw[0]), round_up(w, self.patch_hw[1]))
+        out = self._vision(padded)
+        scores, aff, probs, top, group_maps = self._window_scores(out, 0, padded.shape[-2:], text, bg, top_k)
+        result = self._finish(scores[:, :h, :w], image, names, probs, top, (h, w))
+        result.group_maps = [nearest_resize(g[:h, :w], *image.shape[:2]) for g in group_maps]
+        result.group_affinity = aff
+        result.group_to_class = np.argmax(aff, axis=1)
+        return result
+
+    def _segment_slide(self, image: np.ndarray, *, text, names, bg, top_k, window, stride) -> SegmentationResult:
+        pixels = self.image_transform(image)
+        h, w = pixels.shape[-2:]
+        padded = pad_to(pixels, max(h, window), max(w, window))
+        big_h, big_w = padded.shape[-2:]
+        origins = [(y, x) for y in window_origins(big_h, window, stride) for x in window_origins(big_w, window, stride)]
+        crops = np.concatenate([padded[:, :, y:y + window, x:x + window] for y, x in origins])
+        out = self._vision(crops)
+        total = np.zeros((text.shape[0] + 1, big_h, big_w))
+        count = np.zeros((big_h, big_w))
+        probs_sum, tops = np.zeros(text.shape[0]), set()
+        for i, (y, x) in enumerate(origins):
+            scores, _, probs, top, _ = self._window_scores(out, i, (window, window), text, bg, top_k)
+            total[:, y:y + window, x:x + window] += scores
+            count[y:y + window, x:x + window] += 1
+            probs_sum += probs
+            tops.update(int(t) for t in top)
+        scores = total / count
+        return self._finish(scores[:, :h, :w], image, names, probs_sum / len(origins), np.array(sorted(tops)), (h, w))
+
+    @staticmethod
+    def _finish(scores: np.ndarray, image: np.ndarray, names: list[str], probs: np.ndarray, top: np.ndarray,
+                input_hw: tuple[int, int]) -> SegmentationResult:
+        if scores.shape[1:] != image.shape[:2]:
+            scores = zero_shot.bilinear_resize(scores, *image.shape[:2])
+        labels, confidence = zero_shot.labels_from_scores(scores)
+        return SegmentationResult(labels=labels, confidence=confidence, class_scores=probs, class_names=list(names),
+                                  top_classes=np.asarray(top, dtype=np.int64), input_hw=input_hw)
+
+
+def _check_names(class_names: Sequence[str]) -> list[str]:
+    if isinstance(class_names, str):
+        class_names = [class_names]
+    names = [str(n).strip() for n in class_names if str(n).strip()]
+    if not names:
+        raise ValueError(f"class_names must name at least one class. Received: class_names={list(class_names)!r}")
+    return names
+
+
+def _as_image(image: ImageInput) -> np.ndarray:
+    if isinstance(image, (str, os.PathLike)):
+        from groupvit.images import load_rgb
+
+        return load_rgb(image)
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"An image must be uint8 RGB [H, W, 3] or a path. Received: shape={image.shape}, "
+                         f"dtype={image.dtype}")
+    return image
