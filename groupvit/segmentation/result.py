@@ -19,6 +19,8 @@ class SegmentationResult:
     group_maps: per grouping stage, int [H0, W0] group index of every pixel (whole mode only; empty when sliding).
     group_to_class: int [O] best class of each final group (whole mode only, else None).
     group_affinity: float [O, C] the masked affinity `aff` of SPEC §2.11 (whole mode only, else None).
+    scores: float32 [C + 1, H0, W0] the logits behind `labels` (channel 0 the background vote).
+    input_hw: the size of the model input (the resized image).
     """
 
     labels: np.ndarray
@@ -29,6 +31,7 @@ class SegmentationResult:
     group_maps: list[np.ndarray] = field(default_factory=list)
     group_to_class: np.ndarray | None = None
     group_affinity: np.ndarray | None = None
+    scores: np.ndarray | None = None
     input_hw: tuple[int, int] = (0, 0)
 
     def label_name(self, label: int) -> str:

@@ -150,7 +150,8 @@ class Segmenter:
             scores = zero_shot.bilinear_resize(scores, *image.shape[:2])
         labels, confidence = zero_shot.labels_from_scores(scores)
         return SegmentationResult(labels=labels, confidence=confidence, class_scores=probs, class_names=list(names),
-                                  top_classes=np.asarray(top, dtype=np.int64), input_hw=input_hw)
+                                  top_classes=np.asarray(top, dtype=np.int64), scores=scores.astype(np.float32),
+                                  input_hw=input_hw)
 
 
 def _check_names(class_names: Sequence[str]) -> list[str]:

@@ -1,0 +1,59 @@
+"""Pascal VOC layout reading: JPEGImages/, SegmentationClass/, ImageSets/Segmentation/<split>.txt."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+CLASS_FILE_NAMES = ("classes.txt", "class_names.txt", "labels.txt")
+
+
+def split_ids(root: str, split: str = "val") -> list[str]:
+    """Image ids listed in ImageSets/Segmentation/<split>.txt."""
+    path = os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The dataset must hold {path} (Pascal VOC layout). Received: data={root!r}")
+    with open(path, encoding="utf-8") as f:
+        ids = [line.strip().split()[0] for line in f if line.strip()]
+    if not ids:
+        raise ValueError(f"The split file must list at least one image id. Received: empty {path}")
+    return ids
+
+
+def class_names(root: str, path: str | None = None) -> list[str]:
+    """One class name per line, the first being background (synonyms allowed: "tv; monitor")."""
+    candidates = [path] if path else [os.path.join(root, n) for n in CLASS_FILE_NAMES]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate):
+            with open(candidate, encoding="utf-8") as f:
+                names = [line.strip() for line in f if line.strip()]
+            if len(names) < 2:
+                raise ValueError(f"The class-name file must list background and at least one class. "
+                                 f"Received: {len(names)} name(s) in {candidate}")
+            return names
+    raise FileNotFoundError(f"A class-name file must exist (one of {list(CLASS_FILE_NAMES)} or --class-names). "
+                            f"Received: data={root!r}")
+
+
+def image_path(root: str, image_id: str) -> str:
+    folder = os.path.join(root, "JPEGImages")
+    for ext in (".jpg", ".jpeg", ".png"):
+        path = os.path.join(folder, image_id + ext)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"The image of id {image_id!r} must exist in {folder}. Received: no .jpg/.jpeg/.png")
+
+
+def read_label_png(path: str) -> np.ndarray:
+    """Palette PNG -> its indices (255 = ignore), int64 [H, W]; grey PNGs are read as values."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.mode not in ("P", "L"):
+            raise ValueError(f"A VOC label map must be a palette or grey PNG. Received: mode={image.mode} in {path}")
+        return np.asarray(image, dtype=np.int64)
+
+
+def ground_truth(root: str, image_id: str) -> np.ndarray:
+    return read_label_png(os.path.join(root, "SegmentationClass", image_id + ".png"))

@@ -1,0 +1,107 @@
+"""The Segmenter on tiny random models: both backends, sliding windows, templates, an end-to-end reference."""
+
+import numpy as np
+import pytest
+from seg_helpers import near_ties, sample_image
+from test_zero_shot import reference_labels
+
+from groupvit.segmentation import Segmenter
+from groupvit.segmentation.templates import SEVEN_TEMPLATES
+
+CLASSES = ["cat", "dog; hound", "grass", "sky", "house", "sun"]
+
+
+def _segment(model, tokenizer, transform, images, **kw):
+    return Segmenter(model, tokenizer, image_transform=transform).segment(images, CLASSES, **kw)
+
+
+@pytest.mark.parametrize("mode, bg", [("whole", 0.95), ("whole", 0.3), ("slide", 0.95)])
+def test_backends_give_identical_label_maps(pt_model, tf_model, tiny_tokenizer, small_transform, mode, bg):
+    images = [sample_image(40, 52), sample_image(36, 30)]
+    kw = dict(mode=mode, background_threshold=bg, templates=7, window=30, stride=15, top_k=3)
+    ours = _segment(pt_model, tiny_tokenizer, small_transform, images, **kw)
+    theirs = _segment(tf_model, tiny_tokenizer, small_transform, images, **kw)
+    ties = 0
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+        clear = ~(near_ties(a.scores) | near_ties(b.scores))
+        ties += int((~clear).sum())
+        np.testing.assert_array_equal(a.labels[clear], b.labels[clear])
+        assert clear.mean() > 0.9
+        for ga, gb in zip(a.group_maps, b.group_maps):
+            assert (ga == gb).mean() > 0.95  # group indices may flip only at near-ties of the soft maps
+    print(f"{mode} bg={bg}: {ties} near-tie pixel(s) (top-two margin <= 1e-5) left out of the comparison")
+
+
+def test_labels_at_original_size_and_groups(pt_model, tiny_tokenizer, small_transform):
+    result = _segment(pt_model, tiny_tokenizer, small_transform, sample_image(40, 52), background_threshold=0.3)[0]
+    assert result.labels.shape == result.confidence.shape == (40, 52)
+    assert result.input_hw == (30, 39)
+    assert len(result.group_maps) == 2 and all(g.shape == (40, 52) for g in result.group_maps)
+    assert result.group_maps[0].max() < 8 and result.group_maps[1].max() < 4
+    assert result.group_to_class.shape == (4,) and result.group_affinity.shape == (4, len(CLASSES))
+    assert result.labels.min() >= 0 and result.labels.max() <= len(CLASSES)
+    summary = result.summary()
+    assert abs(sum(s["pixel_fraction"] for s in summary["segments"]) - 1) < 1e-5
+
+
+def test_slide_equals_whole_when_one_window_covers_the_image(pt_model, tiny_tokenizer, small_transform):
+    image = sample_image(30, 30)
+    segmenter = Segmenter(pt_model, tiny_tokenizer, image_transform=small_transform)
+    whole = segmenter.segment(image, CLASSES, mode="whole", background_threshold=0.3)[0]
+    slide = segmenter.segment(image, CLASSES, mode="slide", window=30, stride=15, background_threshold=0.3)[0]
+    np.testing.assert_allclose(slide.scores, whole.scores, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(slide.labels, whole.labels)
+
+
+def test_class_embeddings_average_templates_and_synonyms(pt_model, tiny_tokenizer):
+    import torch
+
+    segmenter = Segmenter(pt_model, tiny_tokenizer)
+    ours = segmenter.text_embeddings(["cat", "dog; hound"], templates=7)
+    for row, synonyms in zip(ours, [["cat"], ["dog", "hound"]]):
+        prompts = [t.format(s) for s in synonyms for t in SEVEN_TEMPLATES]
+        ids, mask = tiny_tokenizer(prompts)
+        with torch.no_grad():
+            features = pt_model.get_text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+        features = torch.nn.functional.normalize(features.double(), dim=-1).mean(0)
+        np.testing.assert_allclose(row, (features / features.norm()).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("bg, top_k", [(0.95, 5), (0.3, 2), (0.2, 6)])
+def test_end_to_end_against_loop_reference(pt_model, tiny_tokenizer, small_transform, bg, top_k):
+    """Model outputs taken with torch directly, then SPEC §2.11 in loops (test_zero_shot.reference_labels)."""
+    import torch
+
+    from groupvit.pt.segmentation import pixel_grouping
+
+    image = sample_image(30, 30)  # already the model input size: no final resize
+    result = _segment(pt_model, tiny_tokenizer, small_transform, image, background_threshold=bg, top_k=top_k)[0]
+    pixels = torch.from_numpy(small_transform(image))
+    with torch.no_grad():
+        out = pt_model.vision_model(pixels, output_attentions=True)
+        last = out.last_hidden_state[0]
+        groups = torch.nn.functional.normalize(pt_model.visual_projection(last).double(), dim=-1).numpy()
+        z = torch.nn.functional.normalize(pt_model.visual_projection(out.pooler_output).double(), dim=-1)[0].numpy()
+        group_of_pixel = pixel_grouping(out.attentions, 30, 30)[0].argmax(0).numpy()
+    text = Segmenter(pt_model, tiny_tokenizer).text_embeddings(CLASSES, 1)
+    scale = min(float(pt_model.logit_scale.detach().exp()), 100.0)
+    expected, _ = reference_labels(group_of_pixel.tolist(), groups.tolist(), z.tolist(), text.tolist(), scale, bg,
+                                   top_k)
+    np.testing.assert_array_equal(result.labels, np.array(expected))
+
+
+def test_errors_are_clear(pt_model, tiny_tokenizer, small_transform):
+    segmenter = Segmenter(pt_model, tiny_tokenizer, image_transform=small_transform)
+    with pytest.raises(ValueError, match="class_names must name at least one class"):
+        segmenter.segment(sample_image(), [" ", ""])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        segmenter.segment(sample_image(), CLASSES, mode="tiles")
+    with pytest.raises(ValueError, match="templates must be one of"):
+        segmenter.segment(sample_image(), CLASSES, templates=3)
+    with pytest.raises(ValueError, match="window"):
+        segmenter.segment(sample_image(), CLASSES, mode="slide", window=31)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        segmenter.segment(np.zeros((5, 5, 3), np.float32), CLASSES)
+    with pytest.raises(ValueError, match="GroupViTModel"):
+        Segmenter(object(), tiny_tokenizer)
