@@ -1,0 +1,97 @@
+"""`groupvit segment IMAGE_OR_DIR... --checkpoint DIR --labels "cat,dog"`: zero-shot segmentation to files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "segment", help="zero-shot segmentation of images into named classes (SPEC 2.11)",
+        description="Writes per image: <name>_labels.png (palette; 0 = background, i = i-th label), "
+        "<name>_overlay.png, <name>_groups_stage<s>.png (whole mode) and <name>.json.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders of images")
+    parser.add_argument("--checkpoint", required=True, help="checkpoint directory (weights, config.json, tokenizer files)")
+    parser.add_argument("--labels", required=True, help='comma-separated class names; synonyms with ";": "tv; monitor,cat"')
+    parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
+    parser.add_argument("--bg-thresh", type=float, default=0.95, help="background threshold (VOC 0.95, Context 0.35)")
+    parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=1, help="prompt template set")
+    parser.add_argument("--mode", choices=("whole", "slide"), default="whole")
+    parser.add_argument("--short-side", type=int, default=448, help="shorter side of the model input")
+    parser.add_argument("--window", type=int, default=448)
+    parser.add_argument("--stride", type=int, default=224)
+    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.set_defaults(func=run)
+
+
+def parse_labels(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError(f'--labels must name at least one class. Received: --labels "{text}"')
+    return names
+
+
+def collect_images(inputs: list[str]) -> list[str]:
+    """Files as given, folders expanded to their image files (sorted); missing paths are an error."""
+    paths = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = sorted(os.path.join(item, n) for n in os.listdir(item) if n.lower().endswith(IMAGE_EXTENSIONS))
+            if not found:
+                raise ValueError(f"A folder must hold at least one image. Received: {item!r}")
+            paths.extend(found)
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            raise FileNotFoundError(f"Every input must be an image file or a folder. Received: {item!r}")
+    return paths
+
+
+def run(args: argparse.Namespace) -> int:
+    from groupvit.images import load_rgb
+    from groupvit.segmentation import pictures
+    from groupvit.segmentation.loading import load_segmenter
+    from groupvit.segmentation.progress import ItemProgress
+
+    labels = parse_labels(args.labels)
+    paths = collect_images(args.inputs)
+    if not os.path.exists(args.checkpoint):
+        raise FileNotFoundError(f"The checkpoint must exist. Received: --checkpoint {args.checkpoint!r}")
+    images = {path: load_rgb(path) for path in paths}  # fail on an unreadable image before any work
+    segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side)
+    os.makedirs(args.out, exist_ok=True)
+    progress = ItemProgress(len(paths), "segment")
+    used_stems: set[str] = set()
+    for path, image in images.items():
+        result = segmenter.segment(image, labels, background_threshold=args.bg_thresh, templates=args.templates,
+                                   mode=args.mode, window=args.window, stride=args.stride, top_k=args.top_k)[0]
+        stem = _unique_stem(os.path.splitext(os.path.basename(path))[0], used_stems)
+        base = os.path.join(args.out, stem)
+        pictures.save_label_png(base + "_labels.png", result.labels)
+        pictures.save_rgb(base + "_overlay.png", pictures.overlay(image, result))
+        for stage, groups in enumerate(result.group_maps):
+            pictures.save_rgb(f"{base}_groups_stage{stage}.png", pictures.group_map_picture(image, groups))
+        summary = dict(image=os.path.abspath(path), labels=labels, backend=args.backend, mode=args.mode,
+                       templates=args.templates, bg_thresh=args.bg_thresh, **result.summary())
+        with open(base + ".json", "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=2)
+        progress.step(os.path.basename(path))
+    progress.close()
+    print(f"segmented {len(paths)} image(s) into {args.out}", file=sys.stderr)
+    return 0
+
+
+def _unique_stem(stem: str, used: set[str]) -> str:
+    candidate, n = stem, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}_{n}"
+    used.add(candidate)
+    return candidate
