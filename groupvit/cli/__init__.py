@@ -11,6 +11,8 @@ SUBCOMMANDS = {
     "demo": "groupvit.cli.demo",
     "convert": "groupvit.cli.convert",
     "verify": "groupvit.cli.verify",
+    "segment": "groupvit.cli.segment",
+    "evaluate": "groupvit.cli.evaluate",
 }
 
 
