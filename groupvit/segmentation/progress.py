@@ -10,8 +10,9 @@ from typing import TextIO
 class ItemProgress:
     """Call `step(name)` after each item; `close()` ends the line. Silent when `total` < 2."""
 
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr, width: int = 24) -> None:
-        self.total, self.label, self.stream, self.width = int(total), label, stream, width
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 24) -> None:
+        self.total, self.label, self.width = int(total), label, width
+        self.stream = stream if stream is not None else sys.stderr  # looked up now: tests swap sys.stderr
         self.done = 0
         self.start = time.perf_counter()
 

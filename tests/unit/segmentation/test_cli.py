@@ -1,0 +1,84 @@
+"""`groupvit segment` and `groupvit evaluate` on a tiny seeded checkpoint with a test-made tokenizer."""
+
+import json
+
+import numpy as np
+import pytest
+from seg_helpers import sample_image
+from test_metrics import make_voc, masks
+
+from groupvit.cli import main
+
+PIL = pytest.importorskip("PIL")
+from PIL import Image  # noqa: E402
+
+SMALL = ["--short-side", "30", "--window", "30", "--stride", "15"]
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(sample_image(40, 52)).save(folder / "scene.png")
+    Image.fromarray(sample_image(33, 30)).convert("L").save(folder / "grey.jpg")
+    return folder
+
+
+def test_segment_writes_files(tiny_checkpoint, image_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["segment", str(image_dir), "--checkpoint", tiny_checkpoint, "--labels", "cat, dog; hound,grass",
+                 "--bg-thresh", "0.3", "--templates", "7", "--out", str(out), *SMALL])
+    assert code == 0
+    for stem, size in (("scene", (40, 52)), ("grey", (33, 30))):
+        labels = Image.open(out / f"{stem}_labels.png")
+        assert labels.mode == "P" and labels.size == size[::-1]
+        assert np.asarray(labels).max() <= 3
+        assert Image.open(out / f"{stem}_overlay.png").size[0] == size[1]
+        for stage in (0, 1):
+            assert Image.open(out / f"{stem}_groups_stage{stage}.png").size == size[::-1]
+        summary = json.loads((out / f"{stem}.json").read_text())
+        assert summary["labels"] == ["cat", "dog; hound", "grass"] and summary["size"] == list(size)
+    assert "2/2" in capsys.readouterr().err  # the progress bar
+
+
+def test_segment_slide_mode_in_keras(tiny_checkpoint, image_dir, tmp_path):
+    out = tmp_path / "out"
+    code = main(["segment", str(image_dir / "scene.png"), "--checkpoint", tiny_checkpoint, "--labels", "cat,grass",
+                 "--backend", "tf", "--mode", "slide", "--out", str(out), *SMALL])
+    assert code == 0 and (out / "scene_labels.png").is_file() and not (out / "scene_groups_stage0.png").exists()
+
+
+@pytest.mark.parametrize("case, message", [
+    ("checkpoint", "checkpoint must exist"),
+    ("image", "readable image"),
+    ("labels", "--labels must name at least one class"),
+    ("input", "image file or a folder"),
+])
+def test_segment_fails_clearly(tiny_checkpoint, image_dir, tmp_path, capsys, case, message):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG but not really")
+    args = {"checkpoint": tiny_checkpoint, "image": str(image_dir / "scene.png"), "labels": "cat,dog"}
+    if case == "checkpoint":
+        args["checkpoint"] = str(tmp_path / "nowhere")
+    elif case == "image":
+        args["image"] = str(bad)
+    elif case == "labels":
+        args["labels"] = " , ,"
+    else:
+        args["image"] = str(tmp_path / "missing.png")
+    code = main(["segment", args["image"], "--checkpoint", args["checkpoint"], "--labels", args["labels"],
+                 "--out", str(tmp_path / "out"), *SMALL])
+    assert code != 0
+    assert message in capsys.readouterr().err
+
+
+def test_evaluate_prints_table_and_miou(tiny_checkpoint, tmp_path, capsys):
+    make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
+    out_json = tmp_path / "scores.json"
+    code = main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--templates", "1",
+                 "--json", str(out_json), *SMALL])
+    assert code == 0
+    printed = capsys.readouterr()
+    assert "mIoU" in printed.out and "tv; monitor" in printed.out and "2/2" in printed.err
+    scores = json.loads(out_json.read_text())
+    assert 0.0 <= scores["miou"] <= 1.0 and scores["images"] == 2
