@@ -82,3 +82,11 @@ def test_evaluate_prints_table_and_miou(tiny_checkpoint, tmp_path, capsys):
     assert "mIoU" in printed.out and "tv; monitor" in printed.out and "2/2" in printed.err
     scores = json.loads(out_json.read_text())
     assert 0.0 <= scores["miou"] <= 1.0 and scores["images"] == 2
+
+
+def test_verify_takes_an_image_and_texts(tiny_checkpoint, image_dir, capsys):
+    """`groupvit verify --image/--texts` goes through groupvit.images and groupvit.tokenizer."""
+    code = main(["verify", tiny_checkpoint, "--image", str(image_dir / "scene.png"), "--texts", "a cat,a dog"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out[-2000:] + printed.err[-2000:]
+    assert "1 image(s) x 2 text(s)" in printed.out
