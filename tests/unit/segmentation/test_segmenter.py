@@ -105,3 +105,14 @@ def test_errors_are_clear(pt_model, tiny_tokenizer, small_transform):
         segmenter.segment(np.zeros((5, 5, 3), np.float32), CLASSES)
     with pytest.raises(ValueError, match="GroupViTModel"):
         Segmenter(object(), tiny_tokenizer)
+
+
+def test_a_batch_equals_one_image_at_a_time(pt_model, tiny_tokenizer, small_transform):
+    images = [sample_image(40, 52), sample_image(36, 30), sample_image(40, 52)[::-1].copy()]
+    segmenter = Segmenter(pt_model, tiny_tokenizer, image_transform=small_transform, batch_size=2)
+    together = segmenter.segment(images, CLASSES, background_threshold=0.3)
+    for image, batched in zip(images, together):
+        alone = segmenter.segment(image, CLASSES, background_threshold=0.3)[0]
+        np.testing.assert_allclose(batched.scores, alone.scores, atol=1e-5)
+        clear = ~near_ties(alone.scores)
+        np.testing.assert_array_equal(batched.labels[clear], alone.labels[clear])
