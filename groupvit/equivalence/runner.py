@@ -124,8 +124,8 @@ def normalization_gain(features: np.ndarray) -> float:
 def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
     """Every dense output, plus the hard decisions: group assignments and the segmentation map."""
     rows = []
-    # segmentation logits are s x (group logits held like logits to 1e-5), s = exp(logit_scale):
-    # their rounding scales with s even where the values happen to be small
+    # logits are s x cosines and segmentation logits s x group logits, s = exp(logit_scale): their
+    # rounding scales with s even where the values happen to be small
     seg_floor = float(reference.get(LOGIT_SCALE, 0.0))
     gain = {name: normalization_gain(reference[f]) for name, f in
             (("image", "image_features"), ("text", "text_features"), ("group", GROUP_FEATURES)) if f in reference}
@@ -140,7 +140,7 @@ def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
     for name in missing:
         rows.append(Row(f"{name} (only in one backend)", float("inf"), float("inf"), 0.0, False))
     for name in sorted(set(reference) & set(other)):
-        floor = seg_floor if name == "segmentation_logits" else 0.0
+        floor = seg_floor if name == "segmentation_logits" or name.startswith("logits_per") else 0.0
         rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name), floor,
                                   amplification.get(name, 1.0)))
     for name in sorted(n for n in reference if n.startswith("vision.attentions.") and n in other):

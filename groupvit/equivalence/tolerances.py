@@ -36,11 +36,11 @@ ACTIVATION = Tolerance(
     "that grow past one. A real bug (a transposed kernel, a wrong epsilon) moves them by 1e-3 or more.",
 )
 LOGITS = Tolerance(
-    1e-5, "max_or_one",
-    "logits are cosines times s = exp(logit_scale) ~ 14, and float32 rounds relative to size: 1e-5 "
-    "absolute for logits of order one, relative to the largest |logit| beyond (the port's own "
-    "PyTorch/TensorFlow pair agrees to ~6e-6 at default size; tiny random models with 4-wide "
-    "LayerNorms reach 1.3e-5 on logits of 5).",
+    1e-5, "max",
+    "logits are s * cos with s = exp(logit_scale) and |cos| <= 1, and float32 rounds relative to size: "
+    "1e-5 relative to their largest possible value s (compare_outputs passes s as the scale floor), i.e. "
+    "1e-5 on the cosines. Measured: ~1e-6 at default size; up to 1.1e-5 on logits of 0.06 with s = 3.8 "
+    "in random tiny configs, where the cosines themselves are near zero.",
 )
 SEGMENTATION_LOGITS = Tolerance(
     1e-5, "max",

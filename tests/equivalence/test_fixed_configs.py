@@ -51,3 +51,11 @@ def test_train_mode_loss_and_every_gradient(name):
     for key, value in pt_model.state_dict().items():
         if "running" in key:
             np.testing.assert_allclose(tf_state[key], value.numpy(), atol=1e-5, rtol=0, err_msg=key)
+
+
+def test_default_size_xla_matches_pytorch():
+    """Issue acceptance: at the default size, Keras compiled with XLA reproduces the PyTorch outputs."""
+    config = GroupViTConfig()
+    pt_model, tf_model, _ = pair(config, seed=12)
+    inputs = make_inputs(config, n_images=2, n_texts=3, length=9, seed=6, pad_lengths=[0, 3, 5])
+    _assert_rows(compare_outputs(run_pytorch(pt_model, inputs), run_keras(tf_model, inputs, jit_compile=True)))
