@@ -30,7 +30,6 @@ def tiny_tokenizer(tokenizer_dir, tiny_setup):
 
 @pytest.fixture(scope="session")
 def pt_model(tiny_setup):
-    pytest.importorskip("torch")
     from groupvit.pt import GroupViTModel
 
     config, weights = tiny_setup
@@ -41,7 +40,6 @@ def pt_model(tiny_setup):
 
 @pytest.fixture(scope="session")
 def tf_model(tiny_setup):
-    pytest.importorskip("keras")
     from groupvit.tf import TFGroupViTModel
 
     config, weights = tiny_setup

@@ -9,7 +9,7 @@ from test_metrics import make_voc, masks
 
 from groupvit.cli import main
 
-PIL = pytest.importorskip("PIL")
+import PIL
 from PIL import Image  # noqa: E402
 
 SMALL = ["--short-side", "30", "--window", "30", "--stride", "15"]

@@ -13,8 +13,6 @@ from groupvit.segmentation import Segmenter
 
 
 def test_default_size_backends_agree_on_non_square_input():
-    pytest.importorskip("torch")
-    pytest.importorskip("keras")
     from groupvit.pt import GroupViTModel
     from groupvit.tf import TFGroupViTModel
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-PIL = pytest.importorskip("PIL")
+import PIL
 from PIL import Image  # noqa: E402
 
 from groupvit import images  # noqa: E402

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 
-pytest.importorskip("tokenizers")
 
 from seg_helpers import END_ID, START_ID, tiny_vocab, write_tiny_tokenizer  # noqa: E402
 
