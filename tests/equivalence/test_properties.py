@@ -33,8 +33,8 @@ def configs(draw):
     # and magnify float32 rounding past any fixed tolerance without anything being wrong (seen:
     # hidden 4 with a 3-unit head, 5e-4 on logits with every tower output within 4e-6; hidden 8
     # through four grouping stages, 1.1e-5 relative on the group features)
-    v_hidden = v_heads * draw(st.integers(max(4, 16 // v_heads), 12))
-    t_hidden = t_heads * draw(st.integers(max(4, 16 // t_heads), 12))
+    v_hidden = v_heads * draw(st.integers(max(4, 16 // v_heads), 16))
+    t_hidden = t_heads * draw(st.integers(max(4, 16 // t_heads), 16))
     patch = draw(st.integers(2, 4))
     grid = draw(st.integers(2, 5))
     legacy = draw(st.booleans())
