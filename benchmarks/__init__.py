@@ -1,0 +1,1 @@
+"""Benchmark harness: run with `python benchmarks/run.py` (see benchmarks/run.py)."""

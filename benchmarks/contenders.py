@@ -1,0 +1,52 @@
+"""The contenders: which virtual environment runs them and which ports they are compared with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One way of running the model, timed in its own worker process in virtual environment `env`.
+
+    `references`: the contenders this one's per-round speed-up is reported against.
+    """
+
+    name: str
+    env: str
+    description: str
+    references: tuple[str, ...] = ()
+
+
+MATMUL = "matmul"
+MATMUL_N = 2048
+MATMUL_FLOPS = 2 * MATMUL_N**3
+
+CONTENDERS: dict[str, Contender] = {
+    c.name: c
+    for c in (
+        Contender("ours-pt", "ours-pt", "groupvit.pt.GroupViTModel, eager", ("port-pt",)),
+        Contender("ours-pt-compile", "ours-pt", "groupvit.pt.GroupViTModel, torch.compile", ("port-pt", "ours-pt")),
+        Contender("port-pt", "port-pt", "transformers 5 GroupViTModel (PyTorch), eager"),
+        Contender(
+            "ours-tf", "ours-tf", "groupvit.tf.TFGroupViTModel, default call (eager)",
+            ("port-tf-eager", "port-tf-function", "ours-pt"),
+        ),
+        Contender(
+            "ours-tf-function", "ours-tf", "groupvit.tf.TFGroupViTModel in tf.function",
+            ("port-tf-eager", "port-tf-function", "ours-pt"),
+        ),
+        Contender(
+            "ours-tf-jit", "ours-tf", "groupvit.tf.TFGroupViTModel in tf.function(jit_compile=True)",
+            ("port-tf-eager", "port-tf-function", "ours-pt"),
+        ),
+        Contender("port-tf-eager", "port-tf", "transformers 4.57 TFGroupViTModel (Keras 2, tf-keras), eager call"),
+        Contender("port-tf-function", "port-tf", "transformers 4.57 TFGroupViTModel (Keras 2, tf-keras) in tf.function"),
+        Contender(MATMUL, "ours-pt", "fp32 2048x2048 @ 2048x2048 (torch.mm), the throughput yardstick"),
+    )
+}
+
+# Memory and time to first answer are compared between these pairs (ours, port).
+PAIRS: tuple[tuple[str, str], ...] = (("ours-pt", "port-pt"), ("ours-pt-compile", "port-pt"),
+                                      ("ours-tf", "port-tf-eager"), ("ours-tf-function", "port-tf-function"),
+                                      ("ours-tf-jit", "port-tf-function"))

@@ -1,0 +1,127 @@
+"""PyTorch contenders: our model (eager, torch.compile), the transformers 5 port, the matmul yardstick.
+
+A runner is built once per (contender, case) and returns a zero-argument callable that does
+one timed call and blocks until its result exists.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import numpy as np
+import torch
+
+from benchmarks.cases import Case
+from benchmarks.contenders import MATMUL_N
+from groupvit.configs import GroupViTConfig
+from groupvit.random_checkpoint import random_weights
+
+
+
+def set_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def build_model(contender: str, config: GroupViTConfig, seed: int, checkpoint: str | None = None):
+    """Our model or the port, random weights `seed` (or `checkpoint`, a directory on disk), eval mode."""
+    if contender in ("ours-pt", "ours-pt-compile"):
+        from groupvit.pt import GroupViTModel
+
+        if checkpoint:
+            return GroupViTModel.from_pretrained(checkpoint).eval()
+        model = GroupViTModel(config)
+        model.load_weights(random_weights(config, seed))
+        return model.eval()
+    if contender == "port-pt":
+        import transformers
+
+        if checkpoint:
+            return transformers.GroupViTModel.from_pretrained(checkpoint).eval()
+        model = transformers.GroupViTModel(transformers.GroupViTConfig.from_dict(config.to_dict()))
+        state = {k: torch.from_numpy(v) for k, v in random_weights(config, seed).items()}
+        result = model.load_state_dict(state, strict=False)
+        missing = [k for k in result.missing_keys if not k.endswith("position_ids")]
+        if missing or result.unexpected_keys:
+            raise ValueError(f"port-pt load: missing {missing}, unexpected {result.unexpected_keys}")
+        return model.eval()
+    raise ValueError(f"Not a PyTorch model contender. Received: contender={contender!r}")
+
+
+def _tensors(case: Case, config: GroupViTConfig) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(v) for k, v in case.inputs(config).items()}
+
+
+def _call(model, case: Case, inputs: dict[str, torch.Tensor]) -> Callable[[], object]:
+    """The plain (uncompiled) call of `case` on `model`."""
+    if case.kind == "image_features":
+        return lambda: model.get_image_features(inputs["pixel_values"])
+    if case.kind == "text_features":
+        return lambda: model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+    if case.kind == "model":
+        return lambda: model(**inputs, output_segmentation=case.segmentation)
+    raise ValueError(f"Not an inference case. Received: kind={case.kind!r}")
+
+
+def _train_step(forward, params: list[torch.nn.Parameter], inputs: dict[str, torch.Tensor]):
+    def step():
+        for p in params:
+            p.grad = None
+        loss = forward(**inputs, return_loss=True).loss
+        loss.backward()
+        return loss
+
+    return step
+
+
+def runner(contender: str, model, case: Case, config: GroupViTConfig) -> Callable[[], object]:
+    inputs = _tensors(case, config)
+    compiled = contender == "ours-pt-compile"
+    if compiled:
+        torch._dynamo.reset()  # each case compiles afresh, for its own static shapes
+    if case.kind == "train":
+        model.train()
+        forward = torch.compile(model, dynamic=False) if compiled else model
+        return _train_step(forward, [p for p in model.parameters() if p.requires_grad], inputs)
+    model.eval()
+    if compiled:
+        if case.kind == "model":
+            forward = torch.compile(model, dynamic=False)
+            call = lambda: forward(**inputs, output_segmentation=case.segmentation)  # noqa: E731
+        elif case.kind == "image_features":
+            fn = torch.compile(model.get_image_features, dynamic=False)
+            call = lambda: fn(inputs["pixel_values"])  # noqa: E731
+        else:
+            fn = torch.compile(model.get_text_features, dynamic=False)
+            call = lambda: fn(inputs["input_ids"], inputs["attention_mask"])  # noqa: E731
+    else:
+        call = _call(model, case, inputs)
+
+    def run():
+        with torch.no_grad():
+            return call()
+
+    return run
+
+
+def flops(model, case: Case, config: GroupViTConfig) -> int:
+    """FLOPs of one call of `case` on our eager model, from torch's FlopCounterMode (backward included)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    call = runner("ours-pt", model, case, config)
+    with FlopCounterMode(display=False) as counter:
+        call()
+    model.eval()
+    return int(counter.get_total_flops())
+
+
+def matmul_runner() -> Callable[[], object]:
+    rng = np.random.default_rng(0)
+    a, b = (torch.from_numpy(rng.standard_normal((MATMUL_N, MATMUL_N), dtype=np.float32)) for _ in range(2))
+    out = torch.empty(MATMUL_N, MATMUL_N)
+    return lambda: torch.mm(a, b, out=out)
+
+
+def framework_info() -> dict[str, str]:
+    return {"torch": torch.__version__, "torch_threads": str(torch.get_num_threads()),
+            "omp": os.environ.get("OMP_NUM_THREADS", "")}
