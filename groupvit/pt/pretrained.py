@@ -13,7 +13,6 @@ from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionC
 from groupvit.pt.attention import GroupViTAttention
 from groupvit.pt.mlp import GroupViTMLP
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
-from groupvit.weights_bridge.keys import expected_shapes
 from groupvit.weights_bridge.model_files import load_for_model, save_for_model
 from groupvit.weights_bridge.strict import check_weights
 
@@ -24,8 +23,6 @@ class GroupViTPreTrainedModel(nn.Module):
     """Shared behaviour of `GroupViTModel`, `GroupViTTextModel` and `GroupViTVisionModel`."""
 
     config_class: ClassVar[type] = GroupViTConfig
-    # sub-config taken from a full GroupViT config.json, if this class is one tower
-    sub_config_name: ClassVar[str | None] = None
 
     def __init__(self, config: AnyConfig) -> None:
         super().__init__()
@@ -64,9 +61,6 @@ class GroupViTPreTrainedModel(nn.Module):
                 self._init_weights(module, config)
 
     # ----- loading and saving ------------------------------------------------------------------
-    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
-        return expected_shapes(self.config)
-
     def load_weights(self, state: dict[str, Any], source: str = "the given state dict") -> None:
         """Strictly load a state dict (tensors or numpy arrays) keyed as SPEC §3.
 

@@ -15,7 +15,6 @@ class GroupViTTextModel(GroupViTPreTrainedModel):
     """Text encoder; `from_pretrained` also takes the text part of a full GroupViT checkpoint."""
 
     config_class = GroupViTTextConfig
-    sub_config_name = "text_config"
 
     def __init__(self, config: GroupViTTextConfig) -> None:
         super().__init__(config)

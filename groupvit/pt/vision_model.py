@@ -17,7 +17,6 @@ class GroupViTVisionModel(GroupViTPreTrainedModel):
     """Vision encoder; `attentions` are the soft assignment maps of the grouping stages."""
 
     config_class = GroupViTVisionConfig
-    sub_config_name = "vision_config"
 
     def __init__(self, config: GroupViTVisionConfig) -> None:
         super().__init__(config)

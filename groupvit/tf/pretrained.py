@@ -42,8 +42,6 @@ class TFGroupViTPreTrainedModel(keras.Model):
     """
 
     config_class: ClassVar[type] = GroupViTConfig
-    # sub-config taken from a full GroupViT config.json, if this class is one tower
-    sub_config_name: ClassVar[str | None] = None
     default_name: ClassVar[str] = "groupvit"
 
     def __init__(self, config: AnyConfig, **kwargs: Any) -> None:

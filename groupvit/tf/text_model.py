@@ -15,7 +15,6 @@ class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
     """GroupViT text encoder: last hidden state, pooled end token, optional hidden states / attentions."""
 
     config_class = GroupViTTextConfig
-    sub_config_name = "text_config"
     default_name = "groupvit_text_model"
 
     def __init__(self, config: GroupViTTextConfig, **kwargs) -> None:

@@ -20,7 +20,6 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
     """
 
     config_class = GroupViTVisionConfig
-    sub_config_name = "vision_config"
     default_name = "groupvit_vision_model"
 
     def __init__(self, config: GroupViTVisionConfig, **kwargs) -> None:
