@@ -26,7 +26,7 @@ def random_weights(config: GroupViTConfig, seed: int = 0) -> dict[str, np.ndarra
         elif key.endswith("running_mean"):
             value = rng.normal(0.0, 0.1, shape)
         elif key == "logit_scale":
-            value = np.array(np.log(1 / 0.07))
+            value = np.array(np.log(10.0))  # not the initial log(1 / 0.07), so loading it is visible
         elif key.endswith(("group_token", "position_embeddings")):
             value = rng.normal(0.0, 0.5, shape)
         elif len(shape) >= 2:  # Linear, Conv2d, Embedding: std 1/sqrt(fan in)

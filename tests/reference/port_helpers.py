@@ -7,35 +7,14 @@ from transformers.models.groupvit import modeling_groupvit as port_module
 
 from groupvit.configs import GroupViTConfig
 from groupvit.pt import GroupViTModel
+from groupvit.random_checkpoint import random_weights
 
 
 def random_state(config: GroupViTConfig, seed: int) -> dict[str, torch.Tensor]:
-    """Seeded random weights of unit-scale activations, so that features differ between images
-    (BatchNorm in train mode divides by their batch spread), with non-trivial BatchNorm
-    statistics and a non-default logit scale."""
-    gen = torch.Generator().manual_seed(seed)
-    state = GroupViTModel(config).state_dict()
-    out = {}
-    for key, value in state.items():
-        shape = value.shape
-        if value.dtype != torch.float32:
-            out[key] = value
-        elif key.endswith("running_var"):
-            out[key] = torch.rand(shape, generator=gen) + 0.5
-        elif key.endswith("running_mean"):
-            out[key] = torch.randn(shape, generator=gen) * 0.1
-        elif key == "logit_scale":
-            out[key] = torch.tensor(2.3)
-        elif key.endswith(("group_token", "position_embeddings")):
-            out[key] = torch.randn(shape, generator=gen) * 0.5
-        elif len(shape) >= 2:  # Linear, Conv2d, Embedding: std 1/sqrt(fan in)
-            fan_in = shape[-1] if key.endswith("embedding.weight") else int(np.prod(shape[1:]))
-            out[key] = torch.randn(shape, generator=gen) / fan_in**0.5
-        elif key.endswith("weight"):  # norm scales
-            out[key] = 1.0 + 0.1 * torch.randn(shape, generator=gen)
-        else:
-            out[key] = 0.1 * torch.randn(shape, generator=gen)
-    return out
+    """Seeded random weights of unit-scale activations (so that features differ between images:
+    BatchNorm in train mode divides by their batch spread), non-trivial BatchNorm statistics and
+    a non-default logit scale."""
+    return {k: torch.from_numpy(v) for k, v in random_weights(config, seed).items()}
 
 
 def build_pair(config: GroupViTConfig, seed: int = 0):
