@@ -107,18 +107,15 @@ def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _group_map(outputs: dict[str, np.ndarray], height: int, width: int) -> np.ndarray | None:
-    """Final group of every pixel of image 0: chained soft maps, argmax, nearest-neighbour upsampling."""
+    """Final group of every pixel of image 0: chained soft maps, upsampled, argmax (SPEC §2.11's A)."""
+    from groupvit.segmentation.zero_shot import chain_soft_maps, group_index_map
+    from groupvit.token_grid import feature_grid
+
     maps = [outputs[k][0] for k in sorted(k for k in outputs if k.startswith("vision.attentions."))]
     if not maps:
         return None
-    chained = maps[0].T  # (N, O0)
-    for soft in maps[1:]:
-        chained = chained @ soft.T
-    grid_h = int(round((chained.shape[0] * height / width) ** 0.5))
-    labels = chained.argmax(axis=1).reshape(grid_h, -1)
-    rows = np.arange(height) * grid_h // height
-    cols = np.arange(width) * labels.shape[1] // width
-    return labels[rows][:, cols]
+    chained = chain_soft_maps(maps)[-1]  # (N, O_last)
+    return group_index_map(chained, feature_grid(height, width, chained.shape[0]), (height, width))
 
 
 def _write_maps(out_dir: str, reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> None:

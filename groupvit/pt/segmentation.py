@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-
-def feature_grid(height: int, width: int, num_tokens: int) -> tuple[int, int]:
-    """Rows and columns of the token grid behind an image of height x width (the reference's rule)."""
-    scale = (height * width // num_tokens) ** 0.5
-    if height > width:
-        grid_w = int(np.round(width / scale))
-        return num_tokens // grid_w, grid_w
-    grid_h = int(np.round(height / scale))
-    return grid_h, num_tokens // grid_h
+from groupvit.token_grid import feature_grid
 
 
 def chain_group_maps(soft_maps: Sequence[torch.Tensor]) -> torch.Tensor:

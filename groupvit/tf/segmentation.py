@@ -4,27 +4,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 from keras import ops
 
 from groupvit.tf.resize import bilinear_matrix
-
-
-def feature_grid(height: int, width: int, num_tokens: int) -> tuple[int, int]:
-    """Rows and columns of the token grid behind an image of height x width (the reference's rule)."""
-    scale = (height * width // num_tokens) ** 0.5
-    if height > width:
-        grid_w = int(np.round(width / scale))
-        grid_h = num_tokens // grid_w
-    else:
-        grid_h = int(np.round(height / scale))
-        grid_w = num_tokens // grid_h
-    if grid_h * grid_w != num_tokens:
-        raise ValueError(
-            f"segmentation needs the {num_tokens} image tokens to form a grid matching the image aspect. "
-            f"Received: image {height}x{width}, grid guess {grid_h}x{grid_w}"
-        )
-    return grid_h, grid_w
+from groupvit.token_grid import feature_grid
 
 
 def chain_group_maps(soft_maps: Sequence):
