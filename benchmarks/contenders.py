@@ -29,7 +29,7 @@ CONTENDERS: dict[str, Contender] = {
         Contender("ours-pt-compile", "ours-pt", "groupvit.pt.GroupViTModel, torch.compile", ("port-pt", "ours-pt")),
         Contender("port-pt", "port-pt", "transformers 5 GroupViTModel (PyTorch), eager"),
         Contender(
-            "ours-tf", "ours-tf", "groupvit.tf.TFGroupViTModel, default call (eager)",
+            "ours-tf", "ours-tf", "groupvit.tf.TFGroupViTModel, default call (a cached graph from the 2nd call on)",
             ("port-tf-eager", "port-tf-function", "ours-pt"),
         ),
         Contender(

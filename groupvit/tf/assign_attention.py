@@ -7,6 +7,7 @@ from keras import ops
 
 from groupvit.configs import GroupViTVisionConfig
 from groupvit.tf._ops import sample_gumbel, static_shape
+from groupvit.tf.dense import TFGroupViTDense
 
 
 def hard_assign(logits, axis: int):
@@ -26,10 +27,10 @@ class TFGroupViTAssignAttention(keras.layers.Layer):
         self.embed_dim = config.hidden_size
         self.scale = config.hidden_size**-0.5
         self.assign_eps = config.assign_eps
-        self.q_proj = keras.layers.Dense(self.embed_dim, name="q_proj")
-        self.k_proj = keras.layers.Dense(self.embed_dim, name="k_proj")
-        self.v_proj = keras.layers.Dense(self.embed_dim, name="v_proj")
-        self.proj = keras.layers.Dense(self.embed_dim, name="proj")
+        self.q_proj = TFGroupViTDense(self.embed_dim, name="q_proj")
+        self.k_proj = TFGroupViTDense(self.embed_dim, name="k_proj")
+        self.v_proj = TFGroupViTDense(self.embed_dim, name="v_proj")
+        self.proj = TFGroupViTDense(self.embed_dim, name="proj")
 
     def build(self, input_shape=None) -> None:
         for dense in (self.q_proj, self.k_proj, self.v_proj, self.proj):

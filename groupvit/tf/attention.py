@@ -7,6 +7,7 @@ from keras import ops
 
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.tf._ops import dropout
+from groupvit.tf.dense import TFGroupViTDense
 
 
 class TFGroupViTAttention(keras.layers.Layer):
@@ -19,10 +20,10 @@ class TFGroupViTAttention(keras.layers.Layer):
         self.head_dim = self.embed_dim // self.num_heads
         self.scale = self.head_dim**-0.5
         self.attention_dropout = config.attention_dropout
-        self.k_proj = keras.layers.Dense(self.embed_dim, name="k_proj")
-        self.v_proj = keras.layers.Dense(self.embed_dim, name="v_proj")
-        self.q_proj = keras.layers.Dense(self.embed_dim, name="q_proj")
-        self.out_proj = keras.layers.Dense(self.embed_dim, name="out_proj")
+        self.k_proj = TFGroupViTDense(self.embed_dim, name="k_proj")
+        self.v_proj = TFGroupViTDense(self.embed_dim, name="v_proj")
+        self.q_proj = TFGroupViTDense(self.embed_dim, name="q_proj")
+        self.out_proj = TFGroupViTDense(self.embed_dim, name="out_proj")
 
     def build(self, input_shape=None) -> None:
         for dense in (self.k_proj, self.v_proj, self.q_proj, self.out_proj):

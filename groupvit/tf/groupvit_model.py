@@ -53,6 +53,10 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         """Projected (un-normalized) text features [B, projection_dim]."""
         input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
+        tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+        return self._run(self._text_features, tensors, training=bool(training))
+
+    def _text_features(self, input_ids, attention_mask=None, position_ids=None, training: bool = False):
         pooled = self.text_model(input_ids, attention_mask=attention_mask, position_ids=position_ids,
                                  training=training).pooler_output
         return self.text_projection(pooled, training=training)
@@ -61,6 +65,10 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         """Projected (un-normalized) image features [B, projection_dim]."""
         pixel_values = to_tensor(pixel_values, "float32")
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
+        return self._run(self._image_features, {"pixel_values": pixel_values},
+                         interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training))
+
+    def _image_features(self, pixel_values, interpolate_pos_encoding: bool = False, training: bool = False):
         pooled = self.vision_model(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding,
                                    training=training).pooler_output
         return self.visual_projection(pooled, training=training)
@@ -105,7 +113,24 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
             input_checks.check_loss_pairs(pixel_values.shape[0], input_ids.shape[0])
         if output_segmentation:
             input_checks.check_segmentation(config.vision_config)
+        if gumbel_noise is not None:
+            gumbel_noise = [to_tensor(noise, "float32") for noise in gumbel_noise]
 
+        tensors = {"input_ids": input_ids, "pixel_values": pixel_values, "attention_mask": attention_mask,
+                   "position_ids": position_ids, "gumbel_noise": gumbel_noise}
+        out = self._run(
+            self._forward, tensors, return_loss=bool(return_loss), output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, output_segmentation=output_segmentation,
+            interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training),
+        )
+        return out if return_dict is not False else out.to_tuple()
+
+    def _forward(
+        self, input_ids, pixel_values, attention_mask=None, position_ids=None, gumbel_noise=None, *,
+        return_loss: bool, output_attentions: bool, output_hidden_states: bool, output_segmentation: bool,
+        interpolate_pos_encoding: bool, training: bool,
+    ) -> GroupViTModelOutput:
+        config = self.config
         vision_outputs = self.vision_model(
             pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             interpolate_pos_encoding=interpolate_pos_encoding, gumbel_noise=gumbel_noise, training=training,
@@ -129,7 +154,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
             grouping = pixel_grouping(vision_outputs.attentions, pixel_values.shape[2], pixel_values.shape[3])
             seg_logits = ops.stop_gradient(segmentation_logits(group_embeds, text_embeds, grouping, logit_scale))
 
-        out = GroupViTModelOutput(
+        return GroupViTModelOutput(
             loss=contrastive_loss(logits_per_text) if return_loss else None,
             logits_per_image=logits_per_image,
             logits_per_text=logits_per_text,
@@ -139,7 +164,6 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
             text_model_output=text_outputs,
             vision_model_output=vision_outputs,
         )
-        return out if return_dict is not False else out.to_tuple()
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
         """The image-text contrastive loss of SPEC §2.9 (what `fit` minimizes), plus any added losses."""

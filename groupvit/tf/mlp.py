@@ -7,6 +7,7 @@ from keras import ops
 
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.tf.activations import get_activation
+from groupvit.tf.dense import TFGroupViTDense
 
 
 class TFGroupViTMLP(keras.layers.Layer):
@@ -25,8 +26,8 @@ class TFGroupViTMLP(keras.layers.Layer):
         self.hidden_size = hidden_size if hidden_size is not None else config.hidden_size
         self.intermediate_size = intermediate_size if intermediate_size is not None else config.intermediate_size
         self.output_size = output_size if output_size is not None else self.hidden_size
-        self.fc1 = keras.layers.Dense(self.intermediate_size, name="fc1")
-        self.fc2 = keras.layers.Dense(self.output_size, name="fc2")
+        self.fc1 = TFGroupViTDense(self.intermediate_size, name="fc1")
+        self.fc2 = TFGroupViTDense(self.output_size, name="fc2")
 
     def build(self, input_shape=None) -> None:
         self.fc1.build((None, self.hidden_size))

@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.outputs import ModelOutput
+from groupvit.tf.graph_call import GraphCache, check_call_mode
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
 from groupvit.weights_bridge.model_files import load_for_model, save_for_model
@@ -39,6 +41,11 @@ class TFGroupViTPreTrainedModel(keras.Model):
     Weights are exchanged as numpy arrays keyed and laid out as the PyTorch state dict
     (`groupvit.weights_bridge.keys.expected_shapes`); `num_batches_tracked` has no Keras
     twin and is neither read nor written.
+
+    `call_mode` says how an eager call runs: "graph" (default; a cached `tf.function` per input
+    signature, batch dimension dynamic, see `groupvit.tf.graph_call`), "xla" (the same with
+    `jit_compile=True`: one XLA compilation per new input shape, faster for small batches) or
+    "eager" (op by op, for debugging). Setting a new mode drops the cached graphs.
     """
 
     config_class: ClassVar[type] = GroupViTConfig
@@ -52,6 +59,24 @@ class TFGroupViTPreTrainedModel(keras.Model):
         kwargs.setdefault("name", self.default_name)
         super().__init__(**kwargs)
         self.config = config
+        self._call_mode = "graph"
+        self._graphs = GraphCache()
+
+    @property
+    def call_mode(self) -> str:
+        return self._call_mode
+
+    @call_mode.setter
+    def call_mode(self, mode: str) -> None:
+        self._call_mode = check_call_mode(mode)
+        self._graphs.clear()
+
+    def _run(self, fn, tensors: dict[str, Any], **flags: Any) -> Any:
+        """`fn(**tensors, **flags)`: as a cached graph when called eagerly, directly when already traced."""
+        if self._call_mode == "eager" or not tf.executing_eagerly():
+            return fn(**tensors, **flags)
+        return self._graphs.run(fn, tensors, flags, jit_compile=self._call_mode == "xla",
+                                relax_batch=tensors.get("gumbel_noise") is None)
 
     # ----- variables <-> PyTorch keys -----------------------------------------------------------
     def _weight_slots(self) -> dict[str, tuple[Any, Any, Any]]:

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from groupvit.tf.batch_norm import TFGroupViTBatchNorm1d
+from groupvit.tf.dense import TFGroupViTDense
 
 BATCH_NORM_EPS = 1e-5  # PyTorch BatchNorm1d default, as in the released checkpoints
 BATCH_NORM_MOMENTUM = 0.1
@@ -17,10 +18,10 @@ class TFGroupViTProjectionHead(keras.layers.Layer):
     def __init__(self, in_dim: int, mid_dim: int, out_dim: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.in_dim, self.mid_dim, self.out_dim = in_dim, mid_dim, out_dim
-        self.linear_in = keras.layers.Dense(mid_dim, name="0")
+        self.linear_in = TFGroupViTDense(mid_dim, name="0")
         self.batch_norm = TFGroupViTBatchNorm1d(mid_dim, epsilon=BATCH_NORM_EPS, momentum=BATCH_NORM_MOMENTUM,
                                                 name="1")
-        self.linear_out = keras.layers.Dense(out_dim, name="3")
+        self.linear_out = TFGroupViTDense(out_dim, name="3")
 
     def build(self, input_shape=None) -> None:
         self.linear_in.build((None, self.in_dim))

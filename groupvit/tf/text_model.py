@@ -47,9 +47,10 @@ class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
                 )
         input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         check_text_inputs(input_ids, attention_mask, self.config)
-        out = self.text_model(
-            input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
-            training=training,
-        )
+        tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
+        out = self._run(self._forward, tensors, output_attentions=bool(output_attentions),
+                        output_hidden_states=bool(output_hidden_states), training=bool(training))
         return out if return_dict is not False else out.to_tuple()
+
+    def _forward(self, input_ids, attention_mask=None, position_ids=None, **flags) -> BaseModelOutputWithPooling:
+        return self.text_model(input_ids, attention_mask=attention_mask, position_ids=position_ids, **flags)

@@ -48,8 +48,14 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
         pixel_values = to_tensor(pixel_values, "float32")
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
         check_noise(gumbel_noise, self.config)
-        out = self.vision_model(
-            pixel_values, output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
-            interpolate_pos_encoding=interpolate_pos_encoding, gumbel_noise=gumbel_noise, training=training,
+        if gumbel_noise is not None:
+            gumbel_noise = [to_tensor(noise, "float32") for noise in gumbel_noise]
+        out = self._run(
+            self._forward, {"pixel_values": pixel_values, "gumbel_noise": gumbel_noise},
+            output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
+            interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training),
         )
         return out if return_dict is not False else out.to_tuple()
+
+    def _forward(self, pixel_values, gumbel_noise=None, **flags) -> BaseModelOutputWithPooling:
+        return self.vision_model(pixel_values, gumbel_noise=gumbel_noise, **flags)
