@@ -24,7 +24,9 @@ ENV_STEPS: dict[str, list[list[str]]] = {
     "ours-pt": [[*TORCH_INDEX, TORCH], ["-e", f"{REPO}[torch]"]],
     "ours-tf": [[TF, KERAS], ["-e", f"{REPO}[tf]"]],
     "port-pt": [[*TORCH_INDEX, TORCH, "transformers>=5,<6"], ["-e", str(REPO)]],
-    "port-tf": [[TF, "transformers==4.57.*"], ["--no-deps", "tf-keras==2.21.*"], ["-e", str(REPO)]],
+    # tensorflow-probability: the port's training path samples its Gumbel noise with tfp
+    "port-tf": [[TF, "transformers==4.57.*", "tensorflow-probability==0.25.*"], ["--no-deps", "tf-keras==2.21.*"],
+                ["-e", str(REPO)]],
 }
 
 # Extra environment variables of a worker, per env.
