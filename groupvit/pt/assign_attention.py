@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from groupvit.configs import GroupViTVisionConfig
+from groupvit.pt.linear import GroupViTLinear
 
 
 def sample_gumbel(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
@@ -30,10 +31,10 @@ class GroupViTAssignAttention(nn.Module):
     def __init__(self, config: GroupViTVisionConfig) -> None:
         super().__init__()
         self.scale = config.hidden_size**-0.5
-        self.q_proj = nn.Linear(config.hidden_size, config.hidden_size)
-        self.k_proj = nn.Linear(config.hidden_size, config.hidden_size)
-        self.v_proj = nn.Linear(config.hidden_size, config.hidden_size)
-        self.proj = nn.Linear(config.hidden_size, config.hidden_size)
+        self.q_proj = GroupViTLinear(config.hidden_size, config.hidden_size)
+        self.k_proj = GroupViTLinear(config.hidden_size, config.hidden_size)
+        self.v_proj = GroupViTLinear(config.hidden_size, config.hidden_size)
+        self.proj = GroupViTLinear(config.hidden_size, config.hidden_size)
         self.assign_eps = config.assign_eps
 
     def forward(

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.pt.linear import GroupViTLinear
 
 
 class GroupViTAttention(nn.Module):
@@ -19,10 +20,10 @@ class GroupViTAttention(nn.Module):
         self.head_dim = self.embed_dim // self.num_heads
         self.scale = self.head_dim**-0.5
         self.dropout = config.attention_dropout
-        self.k_proj = nn.Linear(self.embed_dim, self.embed_dim)
-        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim)
-        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
-        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.k_proj = GroupViTLinear(self.embed_dim, self.embed_dim)
+        self.v_proj = GroupViTLinear(self.embed_dim, self.embed_dim)
+        self.q_proj = GroupViTLinear(self.embed_dim, self.embed_dim)
+        self.out_proj = GroupViTLinear(self.embed_dim, self.embed_dim)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape

@@ -6,6 +6,7 @@ import transformers
 from transformers.models.groupvit import modeling_groupvit as port_module
 
 from groupvit.configs import GroupViTConfig
+from groupvit.equivalence.tolerances import ACTIVATION
 from groupvit.pt import GroupViTModel
 from groupvit.random_checkpoint import random_weights
 
@@ -51,6 +52,18 @@ def max_abs(a, b) -> float:
 def assert_close(a, b, atol=1e-5, what=""):
     diff = max_abs(a, b)
     assert diff <= atol, f"{what}: max abs diff {diff:.3g} > {atol}"
+
+
+def assert_activation_close(a, b, what=""):
+    """The equivalence suite's activation bound: 1e-5 for values of order one, relative beyond.
+
+    Residual streams grow to ~12 at the default size, where float32 rounding alone is ~1e-5:
+    measured there against a float64 run of the port, the port's own float32 error was 5.7e-6 and
+    ours (oneDNN products) 8.6e-6 on hidden_states[8] of magnitude 12.
+    """
+    bound = ACTIVATION.bound(float(b.detach().abs().max()))
+    diff = max_abs(a, b)
+    assert diff <= bound, f"{what}: max abs diff {diff:.3g} > bound {bound:.3g} ({ACTIVATION.scale})"
 
 
 def assert_close_relative_to_max(a, b, rtol=1e-5, what=""):

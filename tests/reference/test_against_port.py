@@ -8,7 +8,8 @@ mode and in train mode with the same injected gumbel noise (there also the gradi
 import pytest
 import torch
 import transformers
-from port_helpers import (assert_close, assert_close_relative_to_max, build_pair, inputs_for, noise_for)
+from port_helpers import (assert_activation_close, assert_close, assert_close_relative_to_max, build_pair, inputs_for,
+                          noise_for)
 
 from groupvit.configs import GroupViTConfig
 from tiny_configs import tiny_config
@@ -36,11 +37,11 @@ def _compare_outputs(ours, ref, logit_atol=ATOL):
         assert_close(ours[name], ref[name], logit_atol, name)
     assert_close_relative_to_max(ours.segmentation_logits, ref.segmentation_logits, 1e-5, "segmentation_logits")
     ov, rv = ours.vision_model_output, ref.vision_model_output
-    assert_close(ov.last_hidden_state, rv.last_hidden_state, ATOL, "vision last_hidden_state")
+    assert_activation_close(ov.last_hidden_state, rv.last_hidden_state, "vision last_hidden_state")
     assert_close(ov.pooler_output, rv.pooler_output, ATOL, "vision pooler_output")
     assert len(ov.hidden_states) == len(rv.hidden_states) and len(ov.attentions) == len(rv.attentions)
     for i, (a, b) in enumerate(zip(ov.hidden_states, rv.hidden_states)):
-        assert_close(a, b, ATOL, f"vision hidden_states[{i}]")
+        assert_activation_close(a, b, f"vision hidden_states[{i}]")
     for i, (a, b) in enumerate(zip(ov.attentions, rv.attentions)):
         assert_close(a, b, ATOL, f"vision soft assignment map {i}")
     assert_close(ours.text_model_output.pooler_output, ref.text_model_output.pooler_output, ATOL, "text pooled")
@@ -113,10 +114,10 @@ def test_text_tower_hidden_states_and_attentions(name):
         b = port_text(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
     assert len(a.hidden_states) == len(b.hidden_states) == config.text_config.num_hidden_layers + 1
     for i, (x, y) in enumerate(zip(a.hidden_states, b.hidden_states)):
-        assert_close(x, y, ATOL, f"text hidden_states[{i}]")
+        assert_activation_close(x, y, f"text hidden_states[{i}]")
     for i, (x, y) in enumerate(zip(a.attentions, b.attentions)):
         assert_close(x, y, ATOL, f"text attentions[{i}]")
-    assert_close(a.last_hidden_state, b.last_hidden_state, ATOL, "text last_hidden_state")
+    assert_activation_close(a.last_hidden_state, b.last_hidden_state, "text last_hidden_state")
 
 
 def test_legacy_eos_2_pooling():
