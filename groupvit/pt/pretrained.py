@@ -74,6 +74,25 @@ class GroupViTPreTrainedModel(nn.Module):
         }
         self.load_state_dict(tensors, strict=True)
 
+    def _adopt_weights(self, state: dict[str, Any], source: str) -> None:
+        """`load_weights` for a model built on the meta device: its tensors take the arrays' memory.
+
+        Each array becomes the storage of its parameter or buffer (cast to the model's dtype,
+        a no-op for float32 files), so loading holds one copy of the weights, not two.
+        """
+        state = check_weights(self.config, state, source, fill_optional=True)
+        dtypes = {k: v.dtype for k, v in self.state_dict(keep_vars=True).items()}
+        tensors = {}
+        for key in list(state):
+            value = state.pop(key)  # drop our reference as we go
+            tensor = torch.from_numpy(np.require(value, requirements=["C", "W"])) if isinstance(value, np.ndarray) \
+                else torch.as_tensor(value)
+            tensors[key] = tensor.to(dtypes[key])
+        self.load_state_dict(tensors, strict=True, assign=True)
+        for module in self.modules():
+            if isinstance(module, GroupViTTextEmbeddings):
+                module.reset_position_ids()  # the one non-persistent buffer: not in any checkpoint
+
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None):
         """Load a checkpoint in any format of the weight bridge, strictly, in eval mode.
@@ -83,8 +102,9 @@ class GroupViTPreTrainedModel(nn.Module):
         A text or vision model also takes its part of a full GroupViT checkpoint.
         """
         config, weights = load_for_model(path, cls.config_class, config)
-        model = cls(config)
-        model.load_weights(weights, source=os.fspath(path))
+        with torch.device("meta"):  # no random initialization, no memory until the weights arrive
+            model = cls(config)
+        model._adopt_weights(weights, source=os.fspath(path))
         return model.eval()
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:

@@ -15,9 +15,15 @@ class GroupViTTextEmbeddings(nn.Module):
         super().__init__()
         self.token_embedding = nn.Embedding(config.vocab_size, config.hidden_size)
         self.position_embedding = nn.Embedding(config.max_position_embeddings, config.hidden_size)
-        self.register_buffer(
-            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
-        )
+        self.max_position_embeddings = config.max_position_embeddings
+        self.register_buffer("position_ids", self._arange(None), persistent=False)
+
+    def _arange(self, device: torch.device | None) -> torch.Tensor:
+        return torch.arange(self.max_position_embeddings, device=device).expand((1, -1))
+
+    def reset_position_ids(self) -> None:
+        """Recreate the buffer on the embeddings' device (a model built on the meta device lacks it)."""
+        self.position_ids = self._arange(self.token_embedding.weight.device)
 
     def forward(self, input_ids: torch.Tensor, position_ids: torch.Tensor | None = None) -> torch.Tensor:
         if position_ids is None:

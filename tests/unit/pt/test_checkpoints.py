@@ -112,3 +112,24 @@ def test_every_bridge_format_loads(tmp_path, tiny_model):
             assert torch.equal(loaded.state_dict()[key], value), key
     vision = GroupViTVisionModel.from_pretrained(tmp_path / "h5" / "tf_model.h5")
     assert torch.equal(vision.vision_model.layernorm.weight, tiny_model.vision_model.layernorm.weight)
+
+
+@pytest.mark.parametrize("model_class", [GroupViTModel, GroupViTTextModel, GroupViTVisionModel])
+def test_from_pretrained_materializes_everything_in_the_models_dtypes(tmp_path, tiny_model, model_class):
+    """from_pretrained builds on the meta device and adopts the arrays: nothing may stay on meta."""
+    from safetensors.numpy import save_file
+
+    tiny_model.config.save_pretrained(tmp_path)
+    # a float16 file (as some published checkpoints are): parameters still come out float32
+    state = {k: v.detach().numpy() for k, v in tiny_model.state_dict().items()}
+    save_file({k: v.astype("float16") if v.dtype.kind == "f" else v for k, v in state.items()},
+              str(tmp_path / "model.safetensors"))
+    loaded = model_class.from_pretrained(tmp_path)
+    tensors = dict(loaded.named_parameters()) | dict(loaded.named_buffers())
+    assert not [name for name, t in tensors.items() if t.is_meta]
+    reference = dict(model_class(loaded.config).named_parameters()) | dict(model_class(loaded.config).named_buffers())
+    assert {name: t.dtype for name, t in tensors.items()} == {name: t.dtype for name, t in reference.items()}
+    if model_class is not GroupViTVisionModel:
+        position_ids = loaded.text_model.embeddings.position_ids
+        assert torch.equal(position_ids, torch.arange(position_ids.shape[-1])[None])
+    assert all(p.requires_grad for p in loaded.parameters())
