@@ -108,9 +108,16 @@ def flops(model, case: Case, config: GroupViTConfig) -> int:
     """FLOPs of one call of `case` on our eager model, from torch's FlopCounterMode (backward included)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    from groupvit.pt import linear
+
     call = runner("ours-pt", model, case, config)
-    with FlopCounterMode(display=False) as counter:
-        call()
+    # the counter knows aten's linear/addmm, not oneDNN's fused op: count on nn.Linear's path (same products)
+    onednn, linear._ONEDNN = linear._ONEDNN, False
+    try:
+        with FlopCounterMode(display=False) as counter:
+            call()
+    finally:
+        linear._ONEDNN = onednn
     model.eval()
     return int(counter.get_total_flops())
 
