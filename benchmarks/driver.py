@@ -38,9 +38,10 @@ class WorkerError(RuntimeError):
 class WorkerProcess:
     """A running `benchmarks.worker`, spoken to over JSON lines."""
 
-    def __init__(self, contender: str, env: str, python: str, checkpoint: str, log_dir: Path) -> None:
+    def __init__(self, contender: str, env: str, python: str, checkpoint: str, log_dir: Path,
+                 log_name: str | None = None) -> None:
         self.contender = contender
-        self.log_path = log_dir / f"{contender}.log"
+        self.log_path = log_dir / f"{log_name or contender}.log"
         self.proc = subprocess.Popen(
             [python, "-m", "benchmarks.worker", contender, "--checkpoint", checkpoint],
             cwd=REPO, env=worker_env(env), stdin=subprocess.PIPE, stdout=subprocess.PIPE,

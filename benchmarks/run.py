@@ -129,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             except driver.WorkerError as exc:
                 errors.setdefault("*", {})[name] = str(exc)
                 log(f"[start] {name} FAILED: {exc}")
-        counter = workers.get(FLOP_COUNTER) or driver.WorkerProcess(
-            FLOP_COUNTER, "ours-pt", pythons["ours-pt"], checkpoints["safetensors"], log_dir)
-        flops = driver.flops_of(args.case_list, counter)
-        log(f"[flops] { {k: f'{v / 1e9:.1f} G' for k, v in flops.items()} }")
-        if FLOP_COUNTER not in workers:
+        # a process of its own: counting (the training case included) must not raise a timed worker's peak RSS
+        counter = driver.WorkerProcess(FLOP_COUNTER, "ours-pt", pythons["ours-pt"], checkpoints["safetensors"],
+                                       log_dir, log_name="flop-counter")
+        try:
+            flops = driver.flops_of(args.case_list, counter)
+        finally:
             counter.close()
+        log(f"[flops] { {k: f'{v / 1e9:.1f} G' for k, v in flops.items()} }")
 
         results = []
         for case in args.case_list:
