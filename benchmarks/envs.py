@@ -8,6 +8,7 @@ library. `torch` is always pinned: an unpinned torch pulls a multi-GB CUDA build
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +16,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VENVS = REPO / "benchmarks" / ".venvs"
 TORCH = "torch==2.13.0"
-TORCH_INDEX = ("--index-url", "https://download.pytorch.org/whl/cpu", "--extra-index-url", "https://pypi.org/simple")
+COMPLETE = ".complete"  # written last: a venv without it is a failed or interrupted set-up
 TF = "tensorflow-cpu==2.21.*"
 KERAS = "keras>=3.10,<4"
 
 # env name -> pip install steps (each a list of arguments after `pip install`)
 ENV_STEPS: dict[str, list[list[str]]] = {
-    "ours-pt": [[*TORCH_INDEX, TORCH], ["-e", f"{REPO}[torch]"]],
+    "ours-pt": [[TORCH], ["-e", f"{REPO}[torch]"]],
     "ours-tf": [[TF, KERAS], ["-e", f"{REPO}[tf]"]],
-    "port-pt": [[*TORCH_INDEX, TORCH, "transformers>=5,<6"], ["-e", str(REPO)]],
+    "port-pt": [[TORCH, "transformers>=5,<6"], ["-e", str(REPO)]],
     # tensorflow-probability: the port's training path samples its Gumbel noise with tfp
     "port-tf": [[TF, "transformers==4.57.*", "tensorflow-probability==0.25.*"], ["--no-deps", "tf-keras==2.21.*"],
                 ["-e", str(REPO)]],
@@ -55,11 +56,15 @@ def python_for(env: str, overrides: dict[str, str]) -> str:
 def ensure_env(env: str, overrides: dict[str, str], log=print) -> str:
     """Create and fill `env`'s venv unless it exists or is overridden; returns its interpreter."""
     python = python_for(env, overrides)
-    if Path(python).exists():
+    target = VENVS / env
+    ours = Path(python) == venv_python(env)
+    if Path(python).exists() and (not ours or (target / COMPLETE).exists()):
         return python
     if env not in ENV_STEPS:
         raise ValueError(f"Unknown environment. Expected one of {sorted(ENV_STEPS)}. Received: env={env!r}")
-    target = VENVS / env
+    if target.exists():  # an interrupted or failed set-up: start over
+        log(f"[setup] {target} is incomplete (no {COMPLETE}); recreating it")
+        shutil.rmtree(target)
     log(f"[setup] creating {target} (one-time; several minutes)")
     subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
     pip = [str(venv_python(env)), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
@@ -67,4 +72,5 @@ def ensure_env(env: str, overrides: dict[str, str], log=print) -> str:
     for step in ENV_STEPS[env]:
         log(f"[setup] {env}: pip install {' '.join(step)}")
         subprocess.run([*pip, *step], check=True)
+    (target / COMPLETE).write_text("every install step of ENV_STEPS succeeded\n")
     return str(venv_python(env))
