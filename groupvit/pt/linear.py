@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from groupvit.pt.activations import get_activation
+
 # activation name -> (oneDNN post-op, its algorithm); only those equal to groupvit.pt.activations'
 FUSABLE_ACTIVATIONS: dict[str, tuple[str, str]] = {"gelu": ("gelu", "none"), "relu": ("relu", "")}
 
@@ -44,8 +46,4 @@ class GroupViTLinear(nn.Linear):
             post_op, algorithm = FUSABLE_ACTIVATIONS[fused_activation] if fused_activation else ("none", "")
             return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm)
         out = nn.functional.linear(x, self.weight, self.bias)
-        if fused_activation == "gelu":
-            return nn.functional.gelu(out)
-        if fused_activation == "relu":
-            return nn.functional.relu(out)
-        return out
+        return get_activation(fused_activation)(out) if fused_activation else out

@@ -61,24 +61,15 @@ class GroupViTPreTrainedModel(nn.Module):
                 self._init_weights(module, config)
 
     # ----- loading and saving ------------------------------------------------------------------
-    def load_weights(self, state: dict[str, Any], source: str = "the given state dict") -> None:
+    def load_weights(self, state: dict[str, Any], source: str = "the given state dict", *,
+                     assign: bool = False) -> None:
         """Strictly load a state dict (tensors or numpy arrays) keyed as SPEC §3.
 
         One ValueError lists every missing, unexpected and mis-shaped key; only
         `text_model.embeddings.position_ids` may be extra and `num_batches_tracked` absent.
-        """
-        state = check_weights(self.config, state, source, fill_optional=True)
-        tensors = {
-            k: torch.from_numpy(np.require(v, requirements=["C", "W"])) if isinstance(v, np.ndarray) else v
-            for k, v in state.items()
-        }
-        self.load_state_dict(tensors, strict=True)
-
-    def _adopt_weights(self, state: dict[str, Any], source: str) -> None:
-        """`load_weights` for a model built on the meta device: its tensors take the arrays' memory.
-
-        Each array becomes the storage of its parameter or buffer (cast to the model's dtype,
-        a no-op for float32 files), so loading holds one copy of the weights, not two.
+        `assign=True` (for a model built on the meta device) makes each array the storage of its
+        parameter or buffer, cast to the model's dtype (a no-op for float32 files), so loading
+        holds one copy of the weights, not two.
         """
         state = check_weights(self.config, state, source, fill_optional=True)
         dtypes = {k: v.dtype for k, v in self.state_dict(keep_vars=True).items()}
@@ -86,12 +77,13 @@ class GroupViTPreTrainedModel(nn.Module):
         for key in list(state):
             value = state.pop(key)  # drop our reference as we go
             tensor = torch.from_numpy(np.require(value, requirements=["C", "W"])) if isinstance(value, np.ndarray) \
-                else torch.as_tensor(value)
-            tensors[key] = tensor.to(dtypes[key])
-        self.load_state_dict(tensors, strict=True, assign=True)
-        for module in self.modules():
-            if isinstance(module, GroupViTTextEmbeddings):
-                module.reset_position_ids()  # the one non-persistent buffer: not in any checkpoint
+                else value
+            tensors[key] = tensor.to(dtypes[key]) if assign else tensor
+        self.load_state_dict(tensors, strict=True, assign=assign)
+        if assign:
+            for module in self.modules():
+                if isinstance(module, GroupViTTextEmbeddings):
+                    module.reset_position_ids()  # the one non-persistent buffer: not in any checkpoint
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None):
@@ -104,7 +96,7 @@ class GroupViTPreTrainedModel(nn.Module):
         config, weights = load_for_model(path, cls.config_class, config)
         with torch.device("meta"):  # no random initialization, no memory until the weights arrive
             model = cls(config)
-        model._adopt_weights(weights, source=os.fspath(path))
+        model.load_weights(weights, source=os.fspath(path), assign=True)
         return model.eval()
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:

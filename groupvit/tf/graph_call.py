@@ -7,7 +7,6 @@ input shapes without the batch dimension, dtypes): the batch dimension of every 
 dynamic in the input signature, so a new batch size reuses the graph instead of retracing it.
 Value checks that need concrete numbers (the token-id range) run eagerly before the graph.
 
-
 Inside `tf.function`, `model.predict`/`fit` or a functional model the call is already symbolic
 and runs the plain layers directly.
 """

@@ -9,15 +9,20 @@ from groupvit.tf import TFGroupViTModel, TFGroupViTTextModel, TFGroupViTVisionMo
 from tiny_configs import tiny_config
 
 
+def twins(model_class, config, seed: int):
+    """(model in the default call mode, a copy of its weights in eager mode)."""
+    model = randomize(model_class(config), seed=seed)
+    eager = model_class(config)
+    eager.assign_numpy(model.to_numpy())
+    eager.call_mode = "eager"
+    return model, eager
+
+
 @pytest.fixture(scope="module")
 def pair():
     """(config, model in the default call mode, the same weights in eager mode)."""
     config = tiny_config("three_stage")
-    model = randomize(TFGroupViTModel(config), seed=3)
-    eager = TFGroupViTModel(config)
-    eager.assign_numpy(model.to_numpy())
-    eager.call_mode = "eager"
-    return config, model, eager
+    return (config, *twins(TFGroupViTModel, config, seed=3))
 
 
 def _outputs(model, ids, pixels, mask):
@@ -113,10 +118,7 @@ def test_inside_tf_function_no_graph_is_cached(pair):
 
 def test_training_step_gradients_and_batch_norm_stats_match_eager():
     config = tiny_config("three_stage")
-    graph = randomize(TFGroupViTModel(config), seed=4)
-    eager = TFGroupViTModel(config)
-    eager.assign_numpy(graph.to_numpy())
-    eager.call_mode = "eager"
+    graph, eager = twins(TFGroupViTModel, config, seed=4)
     pixels, ids, mask = make_inputs(config)
     rng = np.random.default_rng(6)
     noise = [rng.gumbel(size=(2, 8, 100)).astype(np.float32), rng.gumbel(size=(2, 4, 8)).astype(np.float32)]
@@ -146,17 +148,13 @@ def test_training_step_gradients_and_batch_norm_stats_match_eager():
 def test_tower_models_use_the_graph(tower):
     config = tiny_config("three_stage")
     if tower == "text":
-        model = randomize(TFGroupViTTextModel(config.text_config), seed=7)
-        eager = TFGroupViTTextModel(config.text_config)
+        model, eager = twins(TFGroupViTTextModel, config.text_config, seed=7)
         _, ids, mask = make_inputs(config, n_texts=3)
         call = lambda m, n: m(ids[:n], attention_mask=mask[:n], output_attentions=True)  # noqa: E731
     else:
-        model = randomize(TFGroupViTVisionModel(config.vision_config), seed=7)
-        eager = TFGroupViTVisionModel(config.vision_config)
+        model, eager = twins(TFGroupViTVisionModel, config.vision_config, seed=7)
         pixels, _, _ = make_inputs(config, n_images=3)
         call = lambda m, n: m(pixels[:n], output_attentions=True)  # noqa: E731
-    eager.assign_numpy(model.to_numpy())
-    eager.call_mode = "eager"
     for n in (3, 3, 1, 2):
         got, want = call(model, n), call(eager, n)
         np.testing.assert_allclose(got.last_hidden_state.numpy(), want.last_hidden_state.numpy(), rtol=1e-5,
