@@ -45,9 +45,12 @@ def check_vision_inputs(pixel_values, config: GroupViTVisionConfig, interpolate_
     input_checks.check_pixel_values(shape, config, interpolate_pos_encoding)
 
 
-def check_noise(gumbel_noise: Sequence | None, config: GroupViTVisionConfig) -> None:
-    if gumbel_noise is not None:
-        input_checks.check_gumbel_noise(len(gumbel_noise), config)
+def check_noise(gumbel_noise: Sequence | None, config: GroupViTVisionConfig) -> list | None:
+    """Checks the stage count; returns the noise as float32 tensors (None stays None)."""
+    if gumbel_noise is None:
+        return None
+    input_checks.check_gumbel_noise(len(gumbel_noise), config)
+    return [to_tensor(noise, "float32") for noise in gumbel_noise]
 
 
 def to_tensor(x, dtype: str | None = None):

@@ -108,13 +108,11 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         pixel_values = to_tensor(pixel_values, "float32")
         check_text_inputs(input_ids, attention_mask, config.text_config)
         check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)
-        check_noise(gumbel_noise, config.vision_config)
+        gumbel_noise = check_noise(gumbel_noise, config.vision_config)
         if return_loss and None not in (pixel_values.shape[0], input_ids.shape[0]):
             input_checks.check_loss_pairs(pixel_values.shape[0], input_ids.shape[0])
         if output_segmentation:
             input_checks.check_segmentation(config.vision_config)
-        if gumbel_noise is not None:
-            gumbel_noise = [to_tensor(noise, "float32") for noise in gumbel_noise]
 
         tensors = {"input_ids": input_ids, "pixel_values": pixel_values, "attention_mask": attention_mask,
                    "position_ids": position_ids, "gumbel_noise": gumbel_noise}

@@ -47,9 +47,7 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
                 raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
         pixel_values = to_tensor(pixel_values, "float32")
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
-        check_noise(gumbel_noise, self.config)
-        if gumbel_noise is not None:
-            gumbel_noise = [to_tensor(noise, "float32") for noise in gumbel_noise]
+        gumbel_noise = check_noise(gumbel_noise, self.config)
         out = self._run(
             self._forward, {"pixel_values": pixel_values, "gumbel_noise": gumbel_noise},
             output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
