@@ -1,0 +1,2 @@
+"""PyTorch training: losses across ranks, synchronised BatchNorm, the optimiser step."""
+

@@ -1,0 +1,55 @@
+"""The module one training step runs: the model's towers and heads, both losses, one forward."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from groupvit.pt.groupvit_model import GroupViTModel
+from groupvit.pt.training.losses import clamped_scale, contrastive_loss, multi_label_loss
+
+
+class GroupViTTrainingStep(nn.Module):
+    """`forward(batch tensors, gumbel_noise) -> {"loss", "contrastive", "multi_label"}` for DDP to wrap.
+
+    Captions and the K noun prompts of each image go through the text tower as one batch of
+    b (1 + K) texts, as the authors do, so the text head's BatchNorm sees all of them.
+    The multi-label temperature is a parameter of this module, never of the model.
+    """
+
+    def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float) -> None:
+        super().__init__()
+        self.model = model
+        self.multi_label = int(multi_label)
+        self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
+                                                    requires_grad=self.multi_label > 0)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,  # (b, C, H, W)
+        input_ids: torch.Tensor,  # (b, L)
+        attention_mask: torch.Tensor,  # (b, L)
+        gumbel_noise: list[torch.Tensor],
+        prompt_ids: torch.Tensor | None = None,  # (b, K, L)
+        prompt_mask: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        model = self.model
+        pooled = model.vision_model(pixel_values, gumbel_noise=gumbel_noise).pooler_output
+        image_embeds = F.normalize(model.visual_projection(pooled).float(), dim=-1)
+        b, length = input_ids.shape
+        ids, mask = input_ids[:, None], attention_mask[:, None]
+        if self.multi_label:
+            ids, mask = torch.cat([ids, prompt_ids], dim=1), torch.cat([mask, prompt_mask], dim=1)
+        texts = ids.shape[1]  # 1 + K
+        text_pooled = model.text_model(ids.reshape(b * texts, length), mask.reshape(b * texts, length)).pooler_output
+        text_embeds = F.normalize(model.text_projection(text_pooled).float(), dim=-1).reshape(b, texts, -1)
+
+        contrastive = contrastive_loss(image_embeds, text_embeds[:, 0], model.logit_scale)
+        out = {"contrastive": contrastive, "loss": contrastive}
+        if self.multi_label:
+            multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
+            out["multi_label"] = multi
+            out["loss"] = contrastive + multi
+        out["logit_scale"] = clamped_scale(model.logit_scale.detach())
+        return out

@@ -1,0 +1,62 @@
+"""What a training step needs to know besides the batch: optimiser, clipping, losses, freezing."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+MULTI_LABEL_SCALE_NAME = "multi_label_logit_scale"
+
+# `--freeze` groups, as PyTorch name patterns
+FREEZE_GROUPS = {
+    "text": ("text_model.*",),
+    "vision": ("vision_model.*",),
+    "text_projection": ("text_projection.*",),
+    "visual_projection": ("visual_projection.*",),
+    "projections": ("text_projection.*", "visual_projection.*"),
+    "logit_scale": ("logit_scale",),
+    "group_tokens": ("vision_model.encoder.stages.*.group_token",),
+    "all": ("*",),
+}
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """Authors' defaults (docs/training.md): AdamW (0.9, 0.999), eps 1e-8, decay 0.05, clip 5."""
+
+    weight_decay: float = 0.05
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    clip_norm: float | None = 5.0
+    multi_label: int = 0  # K noun prompts per caption; 0 switches the multi-label loss off
+    logit_scale_init: float = 2.6592  # ln(1 / 0.07): initial multi-label temperature
+    bf16: bool = False
+    frozen: frozenset[str] = field(default_factory=frozenset)  # PyTorch parameter names
+
+
+def frozen_names(names: Sequence[str], freeze: Iterable[str] = (), unfreeze: Iterable[str] = ()) -> frozenset[str]:
+    """Parameter names frozen by `freeze` then released by `unfreeze` (group names or glob patterns).
+
+    Example: freeze=["all"], unfreeze=["group_tokens", "projections"] trains only the group tokens
+    and the projection heads.
+    """
+    def matching(item: str) -> set[str]:
+        patterns = FREEZE_GROUPS.get(item, (item,))
+        hit = {n for n in names for p in patterns if fnmatch.fnmatchcase(n, p)}
+        if not hit:
+            raise ValueError(
+                f"A --freeze/--unfreeze item must be one of {sorted(FREEZE_GROUPS)} or a pattern matching "
+                f"parameter names (e.g. 'vision_model.encoder.stages.0.*'). Received: {item!r}, which matches none"
+            )
+        return hit
+
+    frozen: set[str] = set()
+    for item in freeze:
+        frozen |= matching(item)
+    for item in unfreeze:
+        frozen -= matching(item)
+    if len(frozen) == len(names):
+        raise ValueError("--freeze leaves nothing to train: unfreeze at least one parameter. Received: every "
+                         f"one of the {len(names)} parameters frozen")
+    return frozenset(frozen)
