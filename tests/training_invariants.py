@@ -8,7 +8,7 @@ per-token constant the softmax over groups ignores; a bias before a LayerNorm ov
 bias) is removed by the norm's centring. Their float32 gradients are rounding noise, and
 AdamW divides the moment by its own root, so noise of any size becomes steps of about `lr`:
 two runs that sum in another order (2 ranks vs 1, PyTorch vs Keras) move them differently,
-by up to the sum of the learning rates. `test_zero_gradients.py` checks the list in float64.
+by at most Adam's step bound summed over the steps. `test_zero_gradients.py` checks the list in float64.
 The BatchNorm running means after those Linears inherit that drift.
 """
 
@@ -31,7 +31,8 @@ def drifts(name: str) -> bool:
     return zero_gradient(name) or name in DRIFTING_BUFFERS
 
 
-def adam_drift_bound(learning_rates) -> float:
-    """AdamW's largest total movement of a parameter over these steps (|m / sqrt(v)| <= ~1 each step,
-    with margin for the bias correction of the first steps)."""
-    return 1.5 * float(sum(learning_rates))
+def adam_drift_bound(learning_rates, betas=(0.9, 0.999)) -> float:
+    """The most two runs can differ on such a parameter: each Adam step moves it by at most
+    `lr * max(1, (1 - b1) / sqrt(1 - b2))` (Kingma & Ba, 2015, section 2.1), in either direction."""
+    b1, b2 = betas
+    return 2.0 * max(1.0, (1.0 - b1) / (1.0 - b2) ** 0.5) * float(sum(learning_rates))

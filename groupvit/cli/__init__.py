@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "verify": "groupvit.cli.verify",
     "segment": "groupvit.cli.segment",
     "evaluate": "groupvit.cli.evaluate",
+    "train": "groupvit.cli.train",
 }
 
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, OSError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, OSError, FloatingPointError) as err:
         print(f"groupvit {args.command}: error: {err}", file=sys.stderr)
         return 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -64,10 +65,12 @@ class TorchTrainer:
             param.requires_grad_(name in self.named)
         self.runner: nn.Module = self.step_module
         if self.world_size > 1:
-            self.runner = nn.parallel.DistributedDataParallel(
-                self.step_module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                broadcast_buffers=False,  # BatchNorm statistics are synchronised by the layer itself
-            )
+            with warnings.catch_warnings():  # its replacement still syncs buffers at init, which we do not need
+                warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
+                self.runner = nn.parallel.DistributedDataParallel(
+                    self.step_module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                    broadcast_buffers=False,  # BatchNorm statistics are synchronised by the layer itself
+                )
         decay = [p for n, p in self.named.items() if decays(n, p.shape)]
         no_decay = [p for n, p in self.named.items() if not decays(n, p.shape)]
         self.optimizer = torch.optim.AdamW(

@@ -1,0 +1,85 @@
+"""`groupvit train`: train GroupViT from image-caption pairs (wraps groupvit.training.loop.train).
+
+Under `torchrun` the same command runs distributed (one process per rank).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _items(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train", help="train GroupViT on image-caption pairs (PyTorch or Keras)",
+        description="Train GroupViT with the image-text contrastive loss (and the multi-label loss with "
+                    "--multi-label K) on a captions.jsonl/.csv folder or WebDataset tar shards. Writes "
+                    "OUT/log.jsonl, OUT/checkpoints/step-N/ and, at the end, OUT/config.json + "
+                    "OUT/model.safetensors + the tokenizer.",
+    )
+    p.add_argument("--backend", choices=("pt", "tf"), default="pt")
+    p.add_argument("--data", required=True, help="folder with captions.jsonl/.csv, or shards/{00000..00099}.tar")
+    p.add_argument("--config", help="config.json of a new model (or of --init, which must match)")
+    p.add_argument("--out", required=True, help="output folder (a new one, or the run's own with --resume)")
+    p.add_argument("--init", help="checkpoint to start from (any format the weight bridge reads)")
+    tok = p.add_mutually_exclusive_group()
+    tok.add_argument("--tokenizer", help="folder with tokenizer.json, or vocab.json + merges.txt")
+    tok.add_argument("--tokenizer-vocab", type=int, help="train a CLIP-style BPE tokenizer of N ids on the captions")
+    length = p.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int)
+    length.add_argument("--epochs", type=float)
+    p.add_argument("--batch-size", type=int, default=32, help="global batch over all processes (default 32)")
+    p.add_argument("--lr", type=float, help="base learning rate (default: 1.6e-3 * batch / 4096, the authors' rule)")
+    p.add_argument("--warmup-steps", type=int, help="default: 2/30 of the steps (the authors' 2 of 30 epochs)")
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--clip-norm", type=float, default=5.0, help="gradient-norm clip (0 switches it off)")
+    p.add_argument("--multi-label", type=int, default=0, metavar="K",
+                   help="noun prompts per caption for the multi-label loss (the authors: 3; 0 = off)")
+    p.add_argument("--freeze", type=_items, default=[], help="comma list: text, vision, projections, "
+                   "text_projection, visual_projection, logit_scale, group_tokens, all, or name patterns")
+    p.add_argument("--unfreeze", type=_items, default=[], help="released after --freeze (same items)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default 500)")
+    p.add_argument("--keep", type=int, default=3, help="checkpoints kept (default 3)")
+    p.add_argument("--num-workers", type=int, default=0, help="image-decoding processes per rank")
+    p.add_argument("--shuffle-buffer", type=int, default=10000)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (PyTorch)")
+    p.add_argument("--color-jitter", type=float, default=0.0)
+    p.add_argument("--random-erasing", type=float, default=0.0)
+    p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("MIN", "MAX"))
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (the log is still written)")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from groupvit.training.loop import train
+    from groupvit.training.run_config import TrainRun
+
+    train_run = TrainRun(
+        backend=args.backend, data=args.data, out=args.out, config=args.config, init=args.init,
+        tokenizer=args.tokenizer, tokenizer_vocab=args.tokenizer_vocab, steps=args.steps, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
+        clip_norm=args.clip_norm or None, multi_label=args.multi_label, freeze=args.freeze, unfreeze=args.unfreeze,
+        resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
+        num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16,
+        color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),
+        progress=not args.no_progress,
+    )
+    try:
+        summary = train(train_run)
+    except KeyboardInterrupt:
+        return 130
+    if summary["world_size"] == 1 or _is_rank_zero():
+        print(json.dumps({k: summary[k] for k in ("backend", "steps", "wall_s", "images_per_s", "skipped", "out")}))
+    return 0
+
+
+def _is_rank_zero() -> bool:
+    import os
+    return os.environ.get("RANK", "0") == "0"

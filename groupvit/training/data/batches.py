@@ -1,0 +1,106 @@
+"""One rank's training batches as numpy arrays: augmented images, tokenized captions, multi-label prompts."""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from groupvit.segmentation.templates import IMAGENET_TEMPLATES
+from groupvit.tokenizer import ClipTokenizer
+from groupvit.training.data.augment import AugmentConfig, augment_image
+from groupvit.training.data.nouns import extract_nouns, multi_label_prompts
+from groupvit.training.data.skips import SkipCounter
+from groupvit.training.data.sources import SampleRef, Source
+from groupvit.training.data.stream import Sample, SampleStream
+
+
+class TrainSample:
+    """Per-sample work of a loader process: augment the image, then draw the prompts, from one generator."""
+
+    def __init__(self, augment: AugmentConfig, multi_label_k: int, templates: Sequence[str] = IMAGENET_TEMPLATES):
+        self.augment, self.multi_label_k, self.templates = augment, int(multi_label_k), tuple(templates)
+
+    def __call__(self, image: np.ndarray, ref: SampleRef, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
+        pixels = augment_image(image, self.augment, rng, train=True)  # (3, S, S)
+        if self.multi_label_k == 0:
+            return pixels, []
+        nouns = extract_nouns(ref.caption, ref.nouns)
+        return pixels, multi_label_prompts(ref.caption, nouns, self.multi_label_k, rng, self.templates)
+
+
+class TrainBatches:
+    """Iterate for this rank's endless batches, one dict of numpy arrays per step:
+
+    pixel_values float32 (b, 3, S, S), input_ids / attention_mask int64 (b, L), positions int64 (b,)
+    (global stream positions), and with `multi_label_k` > 0 prompt_ids / prompt_mask int64 (b, k, L).
+    L is always `context_length`, so every step has the same shapes.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        tokenizer: ClipTokenizer,
+        augment: AugmentConfig,
+        global_batch: int,
+        rank: int,
+        world_size: int,
+        seed: int,
+        context_length: int,
+        multi_label_k: int,
+        shuffle_buffer: int = 10000,
+        num_workers: int = 0,
+        templates: Sequence[str] = IMAGENET_TEMPLATES,
+    ):
+        if multi_label_k < 0:
+            raise ValueError(f"multi_label_k must be >= 0. Received: multi_label_k={multi_label_k}")
+        # Fixed (b, L) whatever the captions: padded to the model's context length.
+        self.tokenizer = ClipTokenizer(tokenizer.backend, max_length=context_length, pad_id=tokenizer.pad_id,
+                                       pad_to_max_length=True)
+        self.context_length, self.multi_label_k = int(context_length), int(multi_label_k)
+        self.stream = SampleStream(source, global_batch, rank, world_size, seed, shuffle_buffer=shuffle_buffer,
+                                   num_workers=num_workers, process=TrainSample(augment, multi_label_k, templates))
+
+    @property
+    def skips(self) -> SkipCounter:
+        return self.stream.skips
+
+    @property
+    def local_batch(self) -> int:
+        return self.stream.local_batch
+
+    def state(self) -> dict[str, int]:
+        return self.stream.state()
+
+    def restore(self, state: dict[str, int]) -> None:
+        self.stream.restore(state)
+
+    def num_samples(self) -> int:
+        return self.stream.num_samples()
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def __enter__(self) -> TrainBatches:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
+        for samples in self.stream:
+            yield self.collate(samples)
+
+    def collate(self, samples: list[Sample]) -> dict[str, np.ndarray]:
+        input_ids, attention_mask = self.tokenizer([s.ref.caption for s in samples])
+        batch = {
+            "pixel_values": np.stack([s.value[0] for s in samples]).astype(np.float32, copy=False),
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "positions": np.asarray([s.position for s in samples], dtype=np.int64),
+        }
+        if self.multi_label_k:
+            ids, mask = self.tokenizer([prompt for s in samples for prompt in s.value[1]])
+            shape = (len(samples), self.multi_label_k, self.context_length)
+            batch["prompt_ids"], batch["prompt_mask"] = ids.reshape(shape), mask.reshape(shape)
+        return batch

@@ -1,0 +1,243 @@
+"""The framework-neutral training loop behind `groupvit train`.
+
+Data, schedule, Gumbel noise, logging, checkpoints and resume live here; a backend trainer
+(`groupvit.pt.training.TorchTrainer` or `groupvit.tf.training.KerasTrainer`) takes the steps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from typing import Any
+
+from groupvit.configs import GroupViTConfig
+from groupvit.training import checkpoints
+from groupvit.training.noise import gumbel_noise
+from groupvit.training.options import StepOptions, frozen_names
+from groupvit.training.run_config import RESUME_FIXED, TrainRun
+from groupvit.training.schedule import (AUTHORS_BASE_LR, AUTHORS_MIN_LR, AUTHORS_WARMUP_LR, CosineSchedule,
+                                        scaled_lr)
+from groupvit.training.setup import prepare_model_and_tokenizer, check_output_folder
+
+LOG_NAME = "log.jsonl"
+SUMMARY_NAME = "summary.json"
+
+
+def make_schedule(run: TrainRun, total_steps: int) -> CosineSchedule:
+    """The authors' schedule; warm-up and floor keep the authors' ratios to the base rate."""
+    base = run.lr if run.lr is not None else scaled_lr(AUTHORS_BASE_LR, run.batch_size)
+    warmup = run.warmup_steps if run.warmup_steps is not None else round(total_steps * 2 / 30)
+    return CosineSchedule(base_lr=base, total_steps=total_steps, warmup_steps=min(warmup, total_steps - 1),
+                          warmup_lr=base * AUTHORS_WARMUP_LR / AUTHORS_BASE_LR,
+                          min_lr=base * AUTHORS_MIN_LR / AUTHORS_BASE_LR)
+
+
+def _backend_class(name: str):
+    if name == "pt":
+        from groupvit.pt.training.trainer import TorchTrainer
+        return TorchTrainer
+    from groupvit.tf.training.trainer import KerasTrainer
+    return KerasTrainer
+
+
+def _rewrite_log(path: str, keep_through_step: int) -> None:
+    """On resume, drop log lines of steps after the checkpoint (they will be run again)."""
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        lines = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= keep_through_step]
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    os.replace(tmp, path)
+
+
+def _progress(run: TrainRun, total: int, start: int, rank: int):
+    if not run.progress or rank != 0:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=start, desc=f"train ({run.backend})", unit="step", dynamic_ncols=True)
+
+
+def train(run: TrainRun) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the summary that is also written to OUT/summary.json."""
+    run.validate()
+    from groupvit.training.data import AugmentConfig, TrainBatches, open_source
+
+    resume_from = check_output_folder(run)
+    saved: dict[str, Any] | None = None
+    optimizer_arrays = None
+    if resume_from:
+        saved, optimizer_arrays = checkpoints.read_state(resume_from)
+        changed = {k: (saved["run"][k], getattr(run, k)) for k in RESUME_FIXED
+                   if json.loads(json.dumps(getattr(run, k))) != saved["run"].get(k)}
+        if changed:
+            raise ValueError("A resumed run must keep the settings it started with. Received changes "
+                             + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
+    config, weights, tokenizer, tokenizer_files = prepare_model_and_tokenizer(run, resume_from)
+
+    source = open_source(run.data)
+    trainer_cls = _backend_class(run.backend)
+    names = list(weights_names(config))
+    options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
+                          logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
+                          frozen=frozen_names(names, run.freeze, run.unfreeze))
+    trainer = trainer_cls(config, weights, options, seed=run.seed)
+    rank, world = trainer.rank, trainer.world_size
+    if run.batch_size % world:
+        raise ValueError(f"batch_size (global) must be divisible by the number of processes ({world}). "
+                         f"Received: batch_size={run.batch_size}")
+    local = run.batch_size // world
+    augment = AugmentConfig(image_size=config.vision_config.image_hw[0], scale=tuple(run.crop_scale),
+                            color_jitter=run.color_jitter, random_erasing=run.random_erasing)
+    batches = TrainBatches(source=source, tokenizer=tokenizer, augment=augment, global_batch=run.batch_size,
+                           rank=rank, world_size=world, seed=run.seed,
+                           context_length=config.text_config.max_position_embeddings,
+                           multi_label_k=run.multi_label, shuffle_buffer=run.shuffle_buffer,
+                           num_workers=run.num_workers)
+    if run.steps is not None:
+        total = run.steps
+    else:
+        total = max(1, math.ceil(run.epochs * batches.num_samples() / run.batch_size))
+    schedule = make_schedule(run, total)
+
+    start = 0
+    if saved is not None:
+        start = int(saved["step"])
+        if int(saved["world_size"]) != world:
+            raise ValueError(f"A run resumes on as many processes as it ran on ({saved['world_size']}). "
+                             f"Received: {world}")
+        batches.restore(saved["data"][rank])
+        trainer.load_optimizer_state(optimizer_arrays)
+        trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
+    log_path = os.path.join(run.out, LOG_NAME)
+    if rank == 0:
+        os.makedirs(run.out, exist_ok=True)
+        _rewrite_log(log_path, start)
+
+    def save(step: int) -> str | None:
+        data_states = trainer.gather_objects(batches.state())
+        rngs = trainer.gather_objects(trainer.rng_state())
+        skips = trainer.gather_objects(batches.skips.as_dict())
+        weights_now, optimizer_now = trainer.weights(), trainer.optimizer_state()
+        path = None
+        if rank == 0:
+            state = {"run": run.to_dict(), "world_size": world, "schedule": schedule.to_dict(), "data": data_states,
+                     "rng": {str(i): r for i, r in enumerate(rngs)}, "skipped": skips, "backend": run.backend}
+            path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
+                                                optimizer_now, keep=run.keep)
+        trainer.barrier()
+        return path
+
+    stop = _StopRequest()
+    bar = _progress(run, total, start, rank)
+    step, last, began, interrupted = start, {}, time.perf_counter(), False
+    iterator = iter(batches)
+    try:
+        with open(log_path, "a", encoding="utf-8") if rank == 0 else _Null() as log:
+            while step < total:
+                tick = time.perf_counter()
+                batch = next(iterator)
+                noise = gumbel_noise(config.vision_config, run.seed, step, run.batch_size,
+                                     rows=slice(rank * local, (rank + 1) * local))
+                lr = schedule.lr_at(step)
+                metrics = trainer.step(batch, noise, lr)
+                step += 1
+                images_per_s = run.batch_size / max(time.perf_counter() - tick, 1e-9)
+                last = {"step": step, **{k: metrics[k] for k in ("loss", "contrastive")},
+                        "multi_label": metrics.get("multi_label"), "lr": lr, "logit_scale": metrics["logit_scale"],
+                        "images_per_s": images_per_s, "grad_norm": metrics["grad_norm"],
+                        "multi_label_logit_scale": metrics.get("multi_label_logit_scale"),
+                        "skipped": batches.skips.total}
+                if not all(math.isfinite(v) for v in (metrics["loss"], metrics["grad_norm"])):
+                    raise FloatingPointError(f"The loss became non-finite at step {step}: {metrics}. "
+                                             "Lower --lr or keep --clip-norm on.")
+                if rank == 0:
+                    log.write(json.dumps(last) + "\n")
+                    log.flush()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{lr:.2e}",
+                                    scale=f"{metrics['logit_scale']:.2f}", img_s=f"{images_per_s:.1f}")
+                if step % run.save_every == 0 and step < total:
+                    save(step)
+                if stop.requested and step < total:
+                    raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        interrupted = True
+        if step > start:
+            path = save(step)
+            if rank == 0:
+                print(f"\ninterrupted: saved {path}; continue with the same command and --resume")
+    finally:
+        if bar is not None:
+            bar.close()
+        stop.restore()
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if interrupted:
+        trainer.close()
+        raise KeyboardInterrupt
+
+    save(total)
+    wall = time.perf_counter() - began
+    summary = {"backend": run.backend, "world_size": world, "steps": total, "resumed_from_step": start,
+               "wall_s": round(wall, 3), "images_per_s": round((total - start) * run.batch_size / max(wall, 1e-9), 3),
+               "final": last, "skipped": trainer.gather_objects(batches.skips.as_dict())[0],
+               "skipped_per_rank": trainer.gather_objects(batches.skips.as_dict()), "out": run.out}
+    if rank == 0:
+        checkpoints.write_model(run.out, config, trainer.weights(), tokenizer_files)
+        tmp = os.path.join(run.out, SUMMARY_NAME + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(summary, f, indent=1)
+        os.replace(tmp, os.path.join(run.out, SUMMARY_NAME))
+    trainer.barrier()
+    trainer.close()
+    return summary
+
+
+def weights_names(config: GroupViTConfig) -> list[str]:
+    """Trainable parameter names of a model of `config` (no buffers), for `--freeze` patterns."""
+    from groupvit.weights_bridge.keys import expected_shapes
+    buffers = ("running_mean", "running_var", "num_batches_tracked", "position_ids")
+    return [k for k in expected_shapes(config) if not k.endswith(buffers)]
+
+
+class _StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM (a scheduler ending the job) asks the loop to stop after the step in
+    progress, so the checkpoint it saves is exactly a step boundary; a second signal stops at once."""
+
+    def __init__(self) -> None:
+        import threading
+        self.requested = False
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def write(self, _text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass

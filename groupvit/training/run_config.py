@@ -1,0 +1,73 @@
+"""`TrainRun`: every setting of a training run, as the `groupvit train` command takes them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TrainRun:
+    """Settings of one run. Those in `RESUME_FIXED` are stored in the trainer state and must not
+    change on `--resume` (the schedule, the data order and the losses depend on them)."""
+
+    backend: str
+    data: str
+    out: str
+    config: str | None = None
+    init: str | None = None
+    tokenizer: str | None = None
+    tokenizer_vocab: int | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    batch_size: int = 32  # global, over every rank
+    lr: float | None = None  # base learning rate; default: the authors' 1.6e-3 scaled by batch / 4096
+    warmup_steps: int | None = None  # default: 2/30 of the run, as the authors' 2 of 30 epochs
+    weight_decay: float = 0.05
+    clip_norm: float | None = 5.0
+    multi_label: int = 0
+    freeze: list[str] = field(default_factory=list)
+    unfreeze: list[str] = field(default_factory=list)
+    resume: bool = False
+    seed: int = 0
+    save_every: int = 500
+    keep: int = 3
+    num_workers: int = 0
+    shuffle_buffer: int = 10000
+    bf16: bool = False
+    color_jitter: float = 0.0
+    random_erasing: float = 0.0
+    crop_scale: tuple[float, float] = (0.08, 1.0)
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.backend not in ("pt", "tf"):
+            raise ValueError(f"backend must be 'pt' or 'tf'. Received: backend={self.backend!r}")
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError(
+                f"Give exactly one of steps and epochs. Received: steps={self.steps}, epochs={self.epochs}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1. Received: steps={self.steps}")
+        if self.epochs is not None and not self.epochs > 0:
+            raise ValueError(f"epochs must be > 0. Received: epochs={self.epochs}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size (global) must be >= 2 for the contrastive loss and BatchNorm. "
+                             f"Received: batch_size={self.batch_size}")
+        if self.multi_label < 0:
+            raise ValueError(f"multi_label must be >= 0. Received: multi_label={self.multi_label}")
+        if self.tokenizer and self.tokenizer_vocab:
+            raise ValueError("Give at most one of tokenizer and tokenizer_vocab. "
+                             f"Received: tokenizer={self.tokenizer!r}, tokenizer_vocab={self.tokenizer_vocab}")
+        if self.save_every < 1:
+            raise ValueError(f"save_every must be >= 1. Received: save_every={self.save_every}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0. Received: lr={self.lr}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Settings that define the run's numbers: a resumed run must use the stored ones.
+RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
+                "multi_label", "freeze", "unfreeze", "seed", "shuffle_buffer", "bf16", "color_jitter",
+                "random_erasing", "crop_scale")

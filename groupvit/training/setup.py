@@ -1,0 +1,137 @@
+"""Before the first step: the output folder's rules, the model's config and weights, the tokenizer."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from groupvit.configs import GroupViTConfig
+from groupvit.tokenizer import ClipTokenizer, load_tokenizer
+from groupvit.training import checkpoints
+from groupvit.training.run_config import TrainRun
+
+TOKENIZER_SUBDIR = "tokenizer"
+_RUN_FILES = ("log.jsonl", "model.safetensors", "summary.json")
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _data_root(data: str) -> str:
+    """The folder a data spec reads from (a brace pattern's fixed prefix)."""
+    head = data.split("{", 1)[0]
+    return head if os.path.isdir(head) else os.path.dirname(head) or "."
+
+
+def check_output_folder(run: TrainRun) -> str | None:
+    """Refuse an output that would overwrite an input or another run; the checkpoint to resume."""
+    out = run.out
+    for name, given in (("--data", _data_root(run.data)), ("--init", run.init), ("--tokenizer", run.tokenizer),
+                        ("--config", run.config)):
+        if given and os.path.exists(given) and (_inside(given, out) or _inside(out, given)):
+            raise ValueError(f"--out must be a folder apart from the inputs (a run never overwrites its input). "
+                             f"Received: --out {out!r} and {name} {given!r}")
+    found = checkpoints.list_checkpoints(out)
+    if run.resume:
+        if not found:
+            raise FileNotFoundError(f"--resume needs a complete checkpoint under {out}/checkpoints/. "
+                                    f"Received: none in {out!r}")
+        return found[-1]
+    if found or any(os.path.exists(os.path.join(out, n)) for n in _RUN_FILES):
+        raise FileExistsError(f"--out holds a training run already; pass --resume to continue it or choose a new "
+                              f"folder. Received: --out {out!r}")
+    return None
+
+
+def _env_rank() -> int:
+    """This process's rank as the launcher tells it (torchrun's RANK, TF_CONFIG's task index)."""
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"])
+    if "TF_CONFIG" in os.environ:
+        import json
+        return int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
+    return 0
+
+
+def _trained_tokenizer_dir(run: TrainRun) -> str:
+    """Rank 0 trains a tokenizer on the captions into OUT/tokenizer/; the other ranks wait for it."""
+    from groupvit.training.data import open_source, train_clip_tokenizer
+
+    folder = os.path.join(run.out, TOKENIZER_SUBDIR)
+    done = os.path.join(folder, "tokenizer.json")
+    if _env_rank() == 0:
+        source = open_source(run.data)
+        captions = (ref.caption for ref in source.refs(run.seed) if ref.caption)
+        train_clip_tokenizer(captions, run.tokenizer_vocab, folder)
+    else:
+        deadline = time.monotonic() + 3600
+        while not os.path.isfile(done):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Rank 0 did not write the trained tokenizer. Received: no {done!r} after 1 h")
+            time.sleep(0.5)
+    return folder
+
+
+def _tokenizer_source(run: TrainRun, resume_from: str | None) -> str:
+    if resume_from:
+        return resume_from
+    if run.tokenizer:
+        return run.tokenizer
+    if run.tokenizer_vocab:
+        return _trained_tokenizer_dir(run)
+    if run.init and os.path.isdir(run.init) and checkpoints.tokenizer_files(run.init):
+        return run.init
+    raise ValueError("Training needs a tokenizer: --tokenizer DIR (tokenizer.json, or vocab.json + merges.txt), an "
+                     "--init checkpoint with tokenizer files, or --tokenizer-vocab N to train one on the captions. "
+                     f"Received: none of them (--init {run.init!r})")
+
+
+def _fit_config_to_tokenizer(config: GroupViTConfig, tokenizer: ClipTokenizer, from_scratch: bool) -> GroupViTConfig:
+    """The text config's special ids must be the tokenizer's: a new model adopts them, a loaded one must match."""
+    text = config.text_config
+    size = tokenizer.backend.get_vocab_size()
+    if size > text.vocab_size:
+        raise ValueError(f"The tokenizer's vocabulary ({size} ids) must fit the text config's vocab_size. "
+                         f"Received: vocab_size={text.vocab_size}")
+    wanted = {"bos_token_id": tokenizer.start_id, "eos_token_id": tokenizer.end_id, "pad_token_id": tokenizer.pad_id}
+    if from_scratch:
+        merged = config.to_dict()
+        merged["text_config"].update(wanted)
+        return GroupViTConfig.from_dict(merged)
+    if not text.uses_legacy_pooling and text.eos_token_id != tokenizer.end_id:
+        raise ValueError(f"The tokenizer's end token id must be the text config's eos_token_id (text pooling reads "
+                         f"it). Received: end id {tokenizer.end_id}, eos_token_id={text.eos_token_id}")
+    return config
+
+
+def prepare_model_and_tokenizer(
+    run: TrainRun, resume_from: str | None
+) -> tuple[GroupViTConfig, dict[str, np.ndarray] | None, ClipTokenizer, dict[str, bytes]]:
+    """(config, initial weights or None for a seeded random init, tokenizer, tokenizer files)."""
+    from groupvit.weights_bridge import load_checkpoint
+
+    weights = None
+    if resume_from:
+        config, weights = load_checkpoint(resume_from)
+    elif run.init:
+        config, weights = load_checkpoint(run.init)
+        if run.config:
+            given = GroupViTConfig.from_pretrained(run.config)
+            if given.to_dict() != config.to_dict():
+                raise ValueError(f"--config must equal the --init checkpoint's config (or be left out). "
+                                 f"Received: {run.config!r}, which differs from {run.init!r}'s config.json")
+    elif run.config:
+        config = GroupViTConfig.from_pretrained(run.config)
+    else:
+        raise ValueError("Training needs a model: --config CONFIG.json (a new model) or --init CHECKPOINT. "
+                         "Received: neither")
+    tokenizer_dir = _tokenizer_source(run, resume_from)
+    context = config.text_config.max_position_embeddings
+    tokenizer = load_tokenizer(tokenizer_dir, max_length=context)
+    tokenizer = ClipTokenizer(tokenizer.backend, max_length=context, pad_id=tokenizer.pad_id, pad_to_max_length=True)
+    config = _fit_config_to_tokenizer(config, tokenizer, from_scratch=weights is None)
+    return config, weights, tokenizer, checkpoints.tokenizer_files(tokenizer_dir)

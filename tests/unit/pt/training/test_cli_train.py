@@ -1,0 +1,167 @@
+"""`groupvit train --backend pt` end to end: loss falls, resume, Ctrl-C, torchrun, bad data, outputs."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from groupvit.cli import main
+from groupvit.pt import GroupViTModel
+from groupvit.tokenizer import load_tokenizer
+from groupvit.weights_bridge.safetensors_io import read_safetensors
+from train_data import tiny_train_config, write_colour_dataset
+from training_invariants import adam_drift_bound, drifts
+
+BASE = ["--backend", "pt", "--tokenizer-vocab", "600", "--batch-size", "4", "--lr", "1e-3", "--multi-label", "2",
+        "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    return write_colour_dataset(root / "data"), tiny_train_config(root / "config.json")
+
+
+def _train(data, config, out, *extra):
+    return main(["train", "--data", data, "--config", config, "--out", str(out), *BASE, *extra])
+
+
+def _log(out):
+    with open(os.path.join(out, "log.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_loss_falls_and_outputs_load(dataset, tmp_path):
+    data, config = dataset
+    out = tmp_path / "run"
+    assert _train(data, config, out, "--steps", "40", "--batch-size", "8", "--save-every", "20") == 0
+    log = _log(out)
+    assert [r["step"] for r in log] == list(range(1, 41))
+    assert set(log[0]) >= {"step", "loss", "contrastive", "multi_label", "lr", "logit_scale", "images_per_s"}
+    first, last = np.mean([r["loss"] for r in log[:5]]), np.mean([r["loss"] for r in log[-5:]])
+    assert last < 0.7 * first, (first, last)
+    model = GroupViTModel.from_pretrained(out)  # the final model, standard layout
+    assert model.config.text_config.vocab_size == 700
+    tokenizer = load_tokenizer(out)
+    assert tokenizer.end_id == model.config.text_config.eos_token_id
+    assert "multi_label_logit_scale" not in read_safetensors(out / "model.safetensors")
+    assert sorted(os.listdir(out / "checkpoints")) == ["step-000020", "step-000040"]
+    GroupViTModel.from_pretrained(out / "checkpoints" / "step-000020")
+    load_tokenizer(out / "checkpoints" / "step-000020")
+
+
+def _same_weights(a, b, learning_rates):
+    wa, wb = read_safetensors(a), read_safetensors(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        np.testing.assert_array_equal(wa[key], wb[key], err_msg=key)
+
+
+def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(dataset, tmp_path):
+    data, config = dataset
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert _train(data, config, straight, "--steps", "6", "--save-every", "3", "--keep", "5") == 0
+    shutil.copytree(straight, stopped)  # then forget everything after step 3
+    shutil.rmtree(stopped / "checkpoints" / "step-000006")
+    for name in ("model.safetensors", "summary.json"):
+        os.remove(stopped / name)
+    assert _train(data, config, stopped, "--steps", "6", "--save-every", "3", "--resume") == 0
+    _same_weights(straight / "model.safetensors", stopped / "model.safetensors", None)
+    assert [r["loss"] for r in _log(stopped)] == [r["loss"] for r in _log(straight)]
+
+
+def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path):
+    data, config = dataset
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    args = ["--steps", "400", "--save-every", "1000"]
+    command = [sys.executable, "-m", "groupvit", "train", "--data", data, "--config", config, "--out", str(stopped),
+               *BASE, *args]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = stopped / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    saved = os.listdir(stopped / "checkpoints")
+    assert len(saved) == 1 and not (stopped / "model.safetensors").exists()
+    step = int(saved[0].split("-")[1])
+    assert 3 <= step < 400
+    assert _train(data, config, stopped, *args, "--resume") == 0
+    assert _train(data, config, straight, *args) == 0
+    _same_weights(straight / "model.safetensors", stopped / "model.safetensors", None)
+
+
+def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path):
+    data, config = dataset
+    single, dist = tmp_path / "single", tmp_path / "dist"
+    args = ["--steps", "5", "--batch-size", "6"]
+    assert _train(data, config, single, *args) == 0
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with socket.socket() as sock:  # torchrun's --master_port 0 does not pick a port for the static rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+               "-m", "groupvit", "train", "--data", data, "--config", config, "--out", str(dist), *BASE, *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # float32 sums in another order (gathered rows, BatchNorm statistics summed over ranks)
+    np.testing.assert_allclose([r["loss"] for r in _log(dist)], [r["loss"] for r in _log(single)],
+                               rtol=2e-5, atol=2e-6)
+    lrs = [r["lr"] for r in _log(single)]
+    wd, ws = read_safetensors(dist / "model.safetensors"), read_safetensors(single / "model.safetensors")
+    for key in ws:
+        if drifts(key):  # zero true gradient, see tests/training_invariants.py
+            np.testing.assert_allclose(wd[key], ws[key], rtol=0, atol=adam_drift_bound(lrs), err_msg=key)
+        else:
+            np.testing.assert_allclose(wd[key], ws[key], rtol=1e-4, atol=2e-5, err_msg=key)
+
+
+def test_bad_samples_are_skipped_and_counted(dataset, tmp_path):
+    data, config = dataset
+    bad = tmp_path / "bad"
+    shutil.copytree(data, bad)
+    (bad / "images" / "001.png").write_bytes(b"not a png")
+    os.remove(bad / "images" / "002.png")
+    with open(bad / "captions.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps({"image": "images/003.png", "caption": "  "}) + "\n{broken json\n")
+    out = tmp_path / "run"
+    assert _train(str(bad), config, out, "--steps", "5") == 0  # 20 samples: every usable one read once
+    with open(out / "summary.json", encoding="utf-8") as f:
+        skipped = json.load(f)["skipped"]
+    assert skipped.get("unreadable_image", 0) >= 1 and skipped.get("missing_image", 0) >= 1
+    assert skipped.get("empty_caption", 0) >= 1 and skipped.get("bad_json", 0) >= 1
+
+
+def test_nothing_usable_fails_clearly_and_leaves_no_model(dataset, tmp_path, capsys):
+    _, config = dataset
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "captions.jsonl").write_text(json.dumps({"image": "missing.png", "caption": "a cat"}) + "\n")
+    out = tmp_path / "run"
+    assert _train(str(empty), config, out, "--steps", "3") == 1
+    err = capsys.readouterr().err
+    assert "missing_image" in err, err
+    assert not (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
+
+
+def test_output_folder_rules(dataset, tmp_path, capsys):
+    data, config = dataset
+    assert _train(data, config, os.path.join(data, "run"), "--steps", "1") == 1
+    assert "apart from the inputs" in capsys.readouterr().err
+    out = tmp_path / "run"
+    assert _train(data, config, out, "--steps", "1") == 0
+    assert _train(data, config, out, "--steps", "1") == 1
+    assert "pass --resume" in capsys.readouterr().err
+    assert _train(data, config, tmp_path / "new", "--steps", "1", "--resume") == 1
+    assert "--resume needs a complete checkpoint" in capsys.readouterr().err
+    assert _train(data, config, out, "--steps", "2", "--resume") == 1
+    assert "keep the settings" in capsys.readouterr().err
