@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "segment": "groupvit.cli.segment",
     "evaluate": "groupvit.cli.evaluate",
     "train": "groupvit.cli.train",
+    "shapes": "groupvit.cli.shapes",
 }
 
 
