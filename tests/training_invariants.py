@@ -31,8 +31,8 @@ def drifts(name: str) -> bool:
     return zero_gradient(name) or name in DRIFTING_BUFFERS
 
 
-def adam_drift_bound(learning_rates, betas=(0.9, 0.999)) -> float:
-    """The most two runs can differ on such a parameter: each Adam step moves it by at most
-    `lr * max(1, (1 - b1) / sqrt(1 - b2))` (Kingma & Ba, 2015, section 2.1), in either direction."""
-    b1, b2 = betas
-    return 2.0 * max(1.0, (1.0 - b1) / (1.0 - b2) ** 0.5) * float(sum(learning_rates))
+def adam_drift_bound(learning_rates) -> float:
+    """The most two runs can differ on such a parameter (TRAINING_DRIFT of the tolerance table)."""
+    from groupvit.equivalence.tolerances import TRAINING_DRIFT
+
+    return TRAINING_DRIFT.bound(float(sum(learning_rates)))

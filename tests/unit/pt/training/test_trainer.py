@@ -13,7 +13,7 @@ from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions, froze
 from groupvit.training.schedule import CosineSchedule
 from groupvit.pt.training.trainer import TorchTrainer
 from training_invariants import adam_drift_bound, drifts
-from train_helpers import config_and_weights, rows, synthetic_batch
+from training_batches import config_and_weights, rows, synthetic_batch
 
 SCHEDULE = CosineSchedule(base_lr=2e-3, total_steps=5, warmup_steps=1, warmup_lr=1e-4, min_lr=1e-4)
 

@@ -5,7 +5,7 @@ import torch
 from groupvit.pt.training.step_module import GroupViTTrainingStep
 from groupvit.pt.groupvit_model import GroupViTModel
 from groupvit.training.noise import gumbel_noise
-from train_helpers import config_and_weights, synthetic_batch
+from training_batches import config_and_weights, synthetic_batch
 from training_invariants import zero_gradient
 
 

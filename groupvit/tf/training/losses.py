@@ -1,0 +1,82 @@
+"""The two training losses of GroupViT (docs/training.md), across the replicas of a tf.distribute strategy.
+
+Mirrors `groupvit/pt/training/losses.py`: every replica holds `b` local rows; embeddings of all
+replicas are gathered with gradients (`ReplicaContext.all_gather`: its gradient is an all-reduce
+SUM of the upstream gradient, sliced to the replica's rows), rows are the local ones, columns
+the global ones, and targets are offset by `b * replica_id`. With no strategy or one replica both
+are exactly the single-process losses.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from keras import ops
+
+MAX_LOGIT_SCALE = 100.0
+
+
+def replica_world():
+    """(replica id, number of replicas, replica context or None when there is only one replica)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 0, 1, None
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync, context
+
+
+def all_gather_with_grad(x):
+    """Rows of every replica concatenated in replica order; gradients flow back to each row's owner."""
+    _, _, context = replica_world()
+    return x if context is None else context.all_gather(x, axis=0)
+
+
+def clamped_scale(log_scale):
+    """`min(exp(log_scale), 100)`: the temperature clamp of CLIP and of the authors."""
+    return ops.minimum(ops.exp(log_scale), MAX_LOGIT_SCALE)
+
+
+def cross_entropy(logits, targets):
+    """Mean over rows of `-log_softmax(logits)[row, target]` (PyTorch's F.cross_entropy)."""
+    log_probs = ops.log_softmax(logits, axis=-1)
+    return -ops.mean(ops.take_along_axis(log_probs, ops.expand_dims(targets, 1), axis=1))
+
+
+def soft_cross_entropy(logits, targets):
+    """Mean over rows of `-sum(targets * log_softmax(logits))`."""
+    return ops.mean(ops.sum(-targets * ops.log_softmax(logits, axis=-1), axis=-1))
+
+
+def _own_rows(embeds):
+    """Global index of each local row: arange(b) + b * replica_id."""
+    rank, _, _ = replica_world()
+    b = tf.shape(embeds)[0]
+    return tf.range(b) + b * tf.cast(rank, tf.int32)
+
+
+def contrastive_loss(image_embeds, text_embeds, log_scale):
+    """Image-text InfoNCE of L2-normalised local embeddings [b, P] against all replicas' embeddings."""
+    scale = clamped_scale(log_scale)
+    all_images, all_texts = all_gather_with_grad(image_embeds), all_gather_with_grad(text_embeds)
+    targets = _own_rows(image_embeds)
+    per_image = scale * ops.matmul(image_embeds, ops.transpose(all_texts))  # (b, W b)
+    per_text = scale * ops.matmul(text_embeds, ops.transpose(all_images))  # (b, W b)
+    return 0.5 * (cross_entropy(per_image, targets) + cross_entropy(per_text, targets))
+
+
+def multi_label_loss(image_embeds, prompt_embeds, log_scale):
+    """Multi-label contrastive loss: images [b, P] against K noun prompts per image [b, K, P].
+
+    Image -> prompts: soft targets 1/K on the image's own K prompts among all W b K prompts;
+    prompt -> images: one-hot on the prompt's own image among all W b images.
+    """
+    k, width = prompt_embeds.shape[1], prompt_embeds.shape[2]
+    scale = clamped_scale(log_scale)
+    local_prompts = ops.reshape(prompt_embeds, (-1, width))  # (b K, P)
+    all_prompts = all_gather_with_grad(local_prompts)  # (W b K, P), ordered (replica, image, prompt)
+    all_images = all_gather_with_grad(image_embeds)  # (W b, P)
+    own = _own_rows(image_embeds)
+    image_targets = tf.one_hot(own, tf.shape(all_images)[0], dtype=image_embeds.dtype)  # (b, W b)
+    image_targets = tf.repeat(image_targets, k, axis=1) / k  # (b, W b K)
+    per_image = scale * ops.matmul(image_embeds, ops.transpose(all_prompts))
+    per_prompt = scale * ops.matmul(local_prompts, ops.transpose(all_images))  # (b K, W b)
+    prompt_targets = tf.repeat(own, k)
+    return 0.5 * (soft_cross_entropy(per_image, image_targets) + cross_entropy(per_prompt, prompt_targets))
