@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Case:
-    """One timed call. `kind`: "model" (full forward), "image_features", "text_features" or "train"."""
+    """One timed call. `kind`: "model" (full forward), "image_features", "text_features", "train"
+    (forward + backward of the contrastive loss) or "trainer" (one optimiser step: our trainers'
+    `step` with AdamW and clipping; the ports' forward + backward + their framework's AdamW)."""
 
     name: str
     kind: str
@@ -54,8 +56,9 @@ CASES: dict[str, Case] = {
         Case("image-features-8", "image_features", n_images=8),
         Case("text-features-32x77", "text_features", n_texts=32, seq_len=77),
         Case("train-8x8", "train", n_images=8, n_texts=8),
+        Case("trainer-step-8x8", "trainer", n_images=8, n_texts=8),
     )
 }
 
-QUICK_CASES = ("1x8", "8x8-seg", "train-8x8")
+QUICK_CASES = ("1x8", "8x8-seg", "train-8x8", "trainer-step-8x8")
 FIRST_ANSWER_CASE = "1x8"

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for case in args.case_list:
             t0 = time.perf_counter()
-            rounds = args.train_rounds if CASES[case].kind == "train" else args.rounds
+            rounds = args.train_rounds if CASES[case].kind in ("train", "trainer") else args.rounds
             res = driver.run_case(case, workers, rounds, args.warmup, log)
             res.flops = flops.get(case)
             results.append(res)

@@ -74,7 +74,38 @@ def _train_step(forward, params: list[torch.nn.Parameter], inputs: dict[str, tor
     return step
 
 
+def _trainer_step(contender: str, model, case: Case, config: GroupViTConfig) -> Callable[[], object]:
+    """Ours: `TorchTrainer.step` (Gumbel noise, AdamW groups, clipping). Port: forward + backward of its
+    contrastive loss + torch AdamW, the least a training step of it needs."""
+    inputs = case.inputs(config)
+    if contender == "ours-pt":
+        from groupvit.pt.training.trainer import TorchTrainer
+        from groupvit.training.noise import gumbel_noise
+        from groupvit.training.options import StepOptions
+
+        weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+        trainer = TorchTrainer(config, weights, StepOptions())
+        noise = gumbel_noise(config.vision_config, 0, 0, case.n_images)
+        return lambda: trainer.step(inputs, noise, 1e-6)
+    if contender != "port-pt":
+        raise ValueError(f"The trainer-step case runs ours-pt and port-pt. Received: contender={contender!r}")
+    model.train()
+    tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=0.05)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = model(**tensors, return_loss=True).loss
+        loss.backward()
+        optimizer.step()
+        return float(loss)
+
+    return step
+
+
 def runner(contender: str, model, case: Case, config: GroupViTConfig) -> Callable[[], object]:
+    if case.kind == "trainer":
+        return _trainer_step(contender, model, case, config)
     inputs = _tensors(case, config)
     compiled = contender == "ours-pt-compile"
     if compiled:

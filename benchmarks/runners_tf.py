@@ -71,7 +71,40 @@ def _step(model, case: Case) -> Callable:
     return train
 
 
+def _trainer_step(contender: str, model, case: Case, config: GroupViTConfig) -> Callable[[], object]:
+    """Ours: `KerasTrainer.step` (its compiled train_step: Gumbel noise, AdamW groups, clipping). The port:
+    forward + backward of its contrastive loss + tf-keras AdamW, in tf.function."""
+    inputs = case.inputs(config)
+    if contender == "ours-tf":
+        from groupvit.tf.training.trainer import KerasTrainer
+        from groupvit.training.noise import gumbel_noise
+        from groupvit.training.options import StepOptions
+
+        trainer = KerasTrainer(config, model.to_numpy(), StepOptions())
+        noise = gumbel_noise(config.vision_config, 0, 0, case.n_images)
+        return lambda: trainer.step(inputs, noise, trainer.lr_for_step(0) if hasattr(trainer, "lr_for_step")
+                                    else 1e-6)
+    if contender != "port-tf-function":
+        raise ValueError(f"The trainer-step case runs ours-tf and port-tf-function. Received: {contender!r}")
+    import tf_keras
+
+    optimizer = tf_keras.optimizers.AdamW(learning_rate=1e-6, weight_decay=0.05)
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = model(**x, return_loss=True, training=True).loss
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    return lambda: step(tensors).numpy()
+
+
 def runner(contender: str, model, case: Case, config: GroupViTConfig) -> Callable[[], object]:
+    if case.kind == "trainer":
+        return _trainer_step(contender, model, case, config)
     inputs = {k: tf.constant(v) for k, v in case.inputs(config).items()}
     step = _step(model, case)
     if contender.endswith("-function"):

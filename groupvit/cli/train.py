@@ -49,6 +49,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=int, default=0, help="image-decoding processes per rank")
     p.add_argument("--shuffle-buffer", type=int, default=10000)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (PyTorch)")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flips (captions that say left/right)")
     p.add_argument("--color-jitter", type=float, default=0.0)
     p.add_argument("--random-erasing", type=float, default=0.0)
     p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("MIN", "MAX"))
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
         clip_norm=args.clip_norm or None, multi_label=args.multi_label, freeze=args.freeze, unfreeze=args.unfreeze,
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
-        num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16,
+        num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,
         color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),
         progress=not args.no_progress,
     )

@@ -91,7 +91,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         raise ValueError(f"batch_size (global) must be divisible by the number of processes ({world}). "
                          f"Received: batch_size={run.batch_size}")
     local = run.batch_size // world
-    augment = AugmentConfig(image_size=config.vision_config.image_hw[0], scale=tuple(run.crop_scale),
+    augment = AugmentConfig(image_size=config.vision_config.image_hw[0], scale=tuple(run.crop_scale), flip=run.flip,
                             color_jitter=run.color_jitter, random_erasing=run.random_erasing)
     batches = TrainBatches(source=source, tokenizer=tokenizer, augment=augment, global_batch=run.batch_size,
                            rank=rank, world_size=world, seed=run.seed,

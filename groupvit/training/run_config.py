@@ -35,6 +35,7 @@ class TrainRun:
     num_workers: int = 0
     shuffle_buffer: int = 10000
     bf16: bool = False
+    flip: bool = True
     color_jitter: float = 0.0
     random_erasing: float = 0.0
     crop_scale: tuple[float, float] = (0.08, 1.0)
@@ -69,5 +70,5 @@ class TrainRun:
 
 # Settings that define the run's numbers: a resumed run must use the stored ones.
 RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
-                "multi_label", "freeze", "unfreeze", "seed", "shuffle_buffer", "bf16", "color_jitter",
+                "multi_label", "freeze", "unfreeze", "seed", "shuffle_buffer", "bf16", "flip", "color_jitter",
                 "random_erasing", "crop_scale")
