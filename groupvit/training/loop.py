@@ -15,6 +15,7 @@ from typing import Any
 
 from groupvit.configs import GroupViTConfig
 from groupvit.training import checkpoints
+from groupvit.training.init import token_tables
 from groupvit.training.noise import gumbel_noise
 from groupvit.training.options import StepOptions, frozen_names
 from groupvit.training.run_config import RESUME_FIXED, TrainRun
@@ -85,6 +86,8 @@ def train(run: TrainRun) -> dict[str, Any]:
     options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
                           logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
                           frozen=frozen_names(names, run.freeze, run.unfreeze))
+    if weights is None:  # from scratch: the backend's init, token tables as the authors (training/init.py)
+        weights = {**trainer_cls.initial_weights(config, run.seed), **token_tables(config, run.seed)}
     trainer = trainer_cls(config, weights, options, seed=run.seed)
     rank, world = trainer.rank, trainer.world_size
     if run.batch_size % world:
