@@ -123,7 +123,9 @@ class ClipTokenizer:
 def load_tokenizer(checkpoint_dir: str | os.PathLike, max_length: int = 77, pad_id: int | None = None) -> ClipTokenizer:
     """The CLIP tokenizer stored with a checkpoint (no download). The pad id comes from `pad_id`,
     the tokenizer files, the checkpoint's config.json, or else the end token, in that order."""
-    checkpoint_dir = os.fspath(checkpoint_dir)
+    from groupvit.pretrained import resolve_checkpoint
+
+    checkpoint_dir = resolve_checkpoint(checkpoint_dir)  # a folder, a file in one, or a shipped model's name
     if os.path.isfile(checkpoint_dir):
         checkpoint_dir = os.path.dirname(os.path.abspath(checkpoint_dir))
     backend = _load_backend(checkpoint_dir)

@@ -19,12 +19,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--class-names", help="class-name file (default: classes.txt in --data)")
     parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
-    parser.add_argument("--bg-thresh", type=float, default=0.95)
-    parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=80)
-    parser.add_argument("--mode", choices=("whole", "slide"), default="slide")
-    parser.add_argument("--short-side", type=int, default=448)
-    parser.add_argument("--window", type=int, default=448)
-    parser.add_argument("--stride", type=int, default=224)
+    parser.add_argument("--bg-thresh", type=float, default=None, help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)")
+    parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=None, help="default: the checkpoint's, else 80")
+    parser.add_argument("--mode", choices=("whole", "slide"), default=None, help="default: the checkpoint's, else slide")
+    parser.add_argument("--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)")
+    parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
+    parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images of the split")
     parser.add_argument("--json", help="also write the results as JSON here")
     parser.set_defaults(func=run)
@@ -41,9 +41,10 @@ def format_table(names: list[str], per_class: np.ndarray, mean: float) -> str:
 def run(args: argparse.Namespace) -> int:
     from groupvit.images import load_rgb
     from groupvit.segmentation import mean_iou, voc
-    from groupvit.segmentation.loading import load_segmenter
+    from groupvit.segmentation.loading import fill_defaults, load_segmenter
     from groupvit.segmentation.progress import ItemProgress
 
+    fill_defaults(args)
     names = voc.class_names(args.data, args.class_names)
     ids = voc.split_ids(args.data, args.split)[: args.limit]
     segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side)

@@ -20,12 +20,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory (weights, config.json, tokenizer files)")
     parser.add_argument("--labels", required=True, help='comma-separated class names; synonyms with ";": "tv; monitor,cat"')
     parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
-    parser.add_argument("--bg-thresh", type=float, default=0.95, help="background threshold (VOC 0.95, Context 0.35)")
+    parser.add_argument("--bg-thresh", type=float, default=None, help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)")
     parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=1, help="prompt template set")
     parser.add_argument("--mode", choices=("whole", "slide"), default="whole")
-    parser.add_argument("--short-side", type=int, default=448, help="shorter side of the model input")
-    parser.add_argument("--window", type=int, default=448)
-    parser.add_argument("--stride", type=int, default=224)
+    parser.add_argument("--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)")
+    parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
+    parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--out", required=True, help="output folder")
     parser.set_defaults(func=run)
@@ -57,13 +57,15 @@ def collect_images(inputs: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from groupvit.images import load_rgb
     from groupvit.segmentation import pictures
-    from groupvit.segmentation.loading import load_segmenter
+    from groupvit.pretrained import resolve_checkpoint
+    from groupvit.segmentation.loading import fill_defaults, load_segmenter
     from groupvit.segmentation.progress import ItemProgress
 
     labels = parse_labels(args.labels)
     paths = collect_images(args.inputs)
-    if not os.path.exists(args.checkpoint):
+    if not os.path.exists(resolve_checkpoint(args.checkpoint)):
         raise FileNotFoundError(f"The checkpoint must exist. Received: --checkpoint {args.checkpoint!r}")
+    fill_defaults(args)
     images = {path: load_rgb(path) for path in paths}  # fail on an unreadable image before any work
     segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side)
     os.makedirs(args.out, exist_ok=True)

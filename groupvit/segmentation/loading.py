@@ -13,8 +13,11 @@ def load_model(checkpoint: str, backend: str = "pt"):
     """A GroupViT model of `backend` ("pt" or "tf") with the checkpoint's weights, in inference mode."""
     from groupvit.weights_bridge import load_checkpoint
 
+    from groupvit.pretrained import resolve_checkpoint
+
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
+    checkpoint = resolve_checkpoint(checkpoint)
     if not os.path.exists(checkpoint):
         raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={checkpoint!r}")
     config, weights = load_checkpoint(checkpoint)
@@ -31,6 +34,45 @@ def load_model(checkpoint: str, backend: str = "pt"):
     return model
 
 
+SEGMENTATION_DEFAULTS_NAME = "segmentation_defaults.json"
+AUTHORS_DEFAULTS = {"bg_thresh": 0.95, "templates": 80, "mode": "slide"}
+
+
+def checkpoint_defaults(checkpoint: str) -> dict:
+    """Evaluation settings that fit a checkpoint: the authors' sizes relative to the model's training size
+    (shorter side and window 2 x image_size, stride 1 x: 448 / 448 / 224 for the released 224-px models),
+    the authors' threshold, templates and mode, and whatever the checkpoint's own
+    `segmentation_defaults.json` sets (a shipped model records the settings its card reports)."""
+    import json
+
+    from groupvit.configs import GroupViTConfig
+    from groupvit.pretrained import resolve_checkpoint
+
+    path = resolve_checkpoint(checkpoint)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={checkpoint!r}")
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    size = GroupViTConfig.from_pretrained(folder).vision_config.image_hw[0]
+    out = {"short_side": 2 * size, "window": 2 * size, "stride": size, **AUTHORS_DEFAULTS}
+    file = os.path.join(folder, SEGMENTATION_DEFAULTS_NAME)
+    if os.path.isfile(file):
+        with open(file, encoding="utf-8") as f:
+            given = json.load(f)
+        unknown = sorted(set(given) - set(out))
+        if unknown:
+            raise ValueError(f"{file} may set {sorted(out)}. Received unknown keys: {unknown}")
+        out.update(given)
+    return out
+
+
+def fill_defaults(args) -> None:
+    """Set the CLI options left unset (None) from `checkpoint_defaults`."""
+    defaults = checkpoint_defaults(args.checkpoint)
+    for name, value in defaults.items():
+        if getattr(args, name, "absent") is None:
+            setattr(args, name, value)
+
+
 def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 448, batch_size: int = 4) -> Segmenter:
     """Model + the tokenizer stored with the checkpoint + the authors' transform (shorter side `short_side`)."""
     import functools
@@ -38,6 +80,9 @@ def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 44
     from groupvit.images import segmentation_preprocess
     from groupvit.tokenizer import load_tokenizer
 
+    from groupvit.pretrained import resolve_checkpoint
+
+    checkpoint = resolve_checkpoint(checkpoint)
     model = load_model(checkpoint, backend)
     folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
     tokenizer = load_tokenizer(folder, model.config.text_config.max_position_embeddings)

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from groupvit.configs import GroupViTConfig
+from groupvit.pretrained import resolve_checkpoint
 from groupvit.tokenizer import ClipTokenizer, load_tokenizer
 from groupvit.training import checkpoints
 from groupvit.training.run_config import TrainRun
@@ -83,8 +84,9 @@ def _tokenizer_source(run: TrainRun, resume_from: str | None) -> str:
         return run.tokenizer
     if run.tokenizer_vocab:
         return _trained_tokenizer_dir(run)
-    if run.init and os.path.isdir(run.init) and checkpoints.tokenizer_files(run.init):
-        return run.init
+    init = resolve_checkpoint(run.init) if run.init else None
+    if init and os.path.isdir(init) and checkpoints.tokenizer_files(init):
+        return init
     raise ValueError("Training needs a tokenizer: --tokenizer DIR (tokenizer.json, or vocab.json + merges.txt), an "
                      "--init checkpoint with tokenizer files, or --tokenizer-vocab N to train one on the captions. "
                      f"Received: none of them (--init {run.init!r})")

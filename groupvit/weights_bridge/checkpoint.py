@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from groupvit.configs import CONFIG_NAME, GroupViTConfig
+from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.formats import FORMATS, WRITABLE, Format, format_in_directory, format_of_file
 from groupvit.weights_bridge.strict import check_weights
@@ -18,8 +19,8 @@ ConfigArg = GroupViTConfig | str | os.PathLike | None
 
 
 def locate(path: str | os.PathLike) -> tuple[Format, str]:
-    """(format, weight file) of a checkpoint directory or a weight file."""
-    path = os.fspath(path)
+    """(format, weight file) of a checkpoint directory, a weight file or a shipped model's name."""
+    path = resolve_checkpoint(path)
     if os.path.isdir(path):
         return format_in_directory(path)
     if not os.path.isfile(path):

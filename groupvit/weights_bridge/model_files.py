@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from groupvit.configs import CONFIG_NAME, GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.checkpoint import load_checkpoint
 from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
@@ -53,7 +54,7 @@ def load_for_model(
     The weights are not yet checked against the config: the model's strict loader does that
     and lists every missing, unexpected and mis-shaped key.
     """
-    path = os.fspath(path)
+    path = resolve_checkpoint(path)
     if config_class is GroupViTConfig:
         return load_checkpoint(path, config=config)
     sub_name, prefix = TOWERS[config_class]
