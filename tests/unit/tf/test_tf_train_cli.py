@@ -23,16 +23,16 @@ def _log(out):
 def test_keras_training_run_loss_falls_and_resumes_exactly(tmp_path):
     data, config = write_colour_dataset(tmp_path / "data"), tiny_train_config(tmp_path / "config.json")
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
-    args = ["--data", data, "--config", config, *BASE, "--steps", "30", "--save-every", "15", "--keep", "5"]
+    args = ["--data", data, "--config", config, *BASE, "--steps", "40", "--save-every", "20", "--keep", "5"]
     assert main(["train", *args, "--out", str(straight)]) == 0
     log = _log(straight)
     first, last = np.mean([r["loss"] for r in log[:5]]), np.mean([r["loss"] for r in log[-5:]])
-    assert last < 0.7 * first, (first, last)
-    model = TFGroupViTModel.from_pretrained(straight / "checkpoints" / "step-000015")
+    assert last < 0.8 * first, (first, last)  # falls by a fifth or more within the run
+    model = TFGroupViTModel.from_pretrained(straight / "checkpoints" / "step-000020")
     assert model.config.text_config.vocab_size == 700
 
-    shutil.copytree(straight, stopped)  # forget everything after step 15, then resume
-    shutil.rmtree(stopped / "checkpoints" / "step-000030")
+    shutil.copytree(straight, stopped)  # forget everything after step 20, then resume
+    shutil.rmtree(stopped / "checkpoints" / "step-000040")
     os.remove(stopped / "model.safetensors")
     os.remove(stopped / "summary.json")
     assert main(["train", *args, "--out", str(stopped), "--resume"]) == 0

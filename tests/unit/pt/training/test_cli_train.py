@@ -46,7 +46,7 @@ def test_loss_falls_and_outputs_load(dataset, tmp_path):
     assert [r["step"] for r in log] == list(range(1, 41))
     assert set(log[0]) >= {"step", "loss", "contrastive", "multi_label", "lr", "logit_scale", "images_per_s"}
     first, last = np.mean([r["loss"] for r in log[:5]]), np.mean([r["loss"] for r in log[-5:]])
-    assert last < 0.7 * first, (first, last)
+    assert last < 0.8 * first, (first, last)  # falls by a fifth or more within the run
     model = GroupViTModel.from_pretrained(out)  # the final model, standard layout
     assert model.config.text_config.vocab_size == 700
     tokenizer = load_tokenizer(out)
