@@ -122,14 +122,14 @@ def train(run: TrainRun) -> dict[str, Any]:
         _rewrite_log(log_path, start)
 
     def save(step: int) -> str | None:
-        data_states = trainer.gather_objects(batches.state())
-        rngs = trainer.gather_objects(trainer.rng_state())
-        skips = trainer.gather_objects(batches.skips.as_dict())
+        ranks = trainer.gather_objects({"data": batches.state(), "rng": trainer.rng_state(),
+                                        "skipped": batches.skips.as_dict()})  # one collective per save
         weights_now, optimizer_now = trainer.weights(), trainer.optimizer_state()
         path = None
         if rank == 0:
-            state = {"run": run.to_dict(), "world_size": world, "schedule": schedule.to_dict(), "data": data_states,
-                     "rng": {str(i): r for i, r in enumerate(rngs)}, "skipped": skips, "backend": run.backend}
+            state = {"run": run.to_dict(), "world_size": world, "schedule": schedule.to_dict(),
+                     "data": [r["data"] for r in ranks], "rng": {str(i): r["rng"] for i, r in enumerate(ranks)},
+                     "skipped": [r["skipped"] for r in ranks], "backend": run.backend}
             path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
                                                 optimizer_now, keep=run.keep)
         trainer.barrier()
@@ -188,10 +188,10 @@ def train(run: TrainRun) -> dict[str, Any]:
 
     save(total)
     wall = time.perf_counter() - began
+    skips_per_rank = trainer.gather_objects(batches.skips.as_dict())
     summary = {"backend": run.backend, "world_size": world, "steps": total, "resumed_from_step": start,
                "wall_s": round(wall, 3), "images_per_s": round((total - start) * run.batch_size / max(wall, 1e-9), 3),
-               "final": last, "skipped": trainer.gather_objects(batches.skips.as_dict())[0],
-               "skipped_per_rank": trainer.gather_objects(batches.skips.as_dict()), "out": run.out}
+               "final": last, "skipped": skips_per_rank[0], "skipped_per_rank": skips_per_rank, "out": run.out}
     if rank == 0:
         checkpoints.write_model(run.out, config, trainer.weights(), tokenizer_files)
         tmp = os.path.join(run.out, SUMMARY_NAME + ".tmp")

@@ -184,10 +184,6 @@ class TorchTrainer:
         dist.all_gather(parts, padded)
         return [json.loads(bytes(p[: int(n)].cpu().tolist()).decode("utf-8")) for p, n in zip(parts, sizes)]
 
-    def broadcast_object(self, obj: Any) -> Any:
-        """Rank 0's JSON-able object on every rank."""
-        return self.gather_objects(obj)[0]
-
     def barrier(self) -> None:
         if self.world_size > 1:
             dist.barrier()

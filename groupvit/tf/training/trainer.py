@@ -158,10 +158,6 @@ class KerasTrainer:
         parts = self._gather_rows(padded)
         return [json.loads(bytes(p[: int(n)].astype(np.uint8).tolist()).decode("utf-8")) for p, n in zip(parts, sizes)]
 
-    def broadcast_object(self, obj: Any) -> Any:
-        """Rank 0's JSON-able object on every worker."""
-        return self.gather_objects(obj)[0]
-
     def barrier(self) -> None:
         if self.world_size > 1:
             self._gather_rows(np.zeros(1, np.int32))
