@@ -11,8 +11,9 @@ def config_and_weights(stages: str = "two_grouping", seed: int = 0):
     return config, random_weights(config, seed)
 
 
-def synthetic_batch(config, batch: int, k: int = 0, seed: int = 0) -> dict[str, np.ndarray]:
-    """Pixels, captions and K prompts per image with start/end tokens and some padding."""
+def synthetic_batch(config, batch: int, k: int = 0, seed: int = 0, nouns: bool = False) -> dict[str, np.ndarray]:
+    """Pixels, captions and K prompts per image with start/end tokens and some padding; with `nouns`
+    the noun ids of the grouped multi-label loss, drawn from 3 ids so images share nouns."""
     rng = np.random.default_rng(seed)
     text, (h, w) = config.text_config, config.vision_config.image_hw
     length = text.max_position_embeddings
@@ -30,6 +31,15 @@ def synthetic_batch(config, batch: int, k: int = 0, seed: int = 0) -> dict[str, 
            "input_ids": input_ids, "attention_mask": attention_mask}
     if k:
         out["prompt_ids"], out["prompt_mask"] = ids((batch, k))
+    if k and nouns:
+        image_nouns = np.full((batch, 4), -1, dtype=np.int64)
+        prompt_nouns = np.full((batch, k), -1, dtype=np.int64)
+        for row in range(batch):
+            held = rng.choice(3, size=int(rng.integers(1, 4)), replace=False)
+            image_nouns[row, :len(held)] = held
+            chosen = held[:k]
+            prompt_nouns[row, :len(chosen)] = chosen  # the rest: captions padding the list
+        out["image_nouns"], out["prompt_nouns"] = image_nouns, prompt_nouns
     return out
 
 

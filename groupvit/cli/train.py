@@ -39,6 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--clip-norm", type=float, default=5.0, help="gradient-norm clip (0 switches it off)")
     p.add_argument("--multi-label", type=int, default=0, metavar="K",
                    help="noun prompts per caption for the multi-label loss (the authors: 3; 0 = off)")
+    p.add_argument("--grouped-multi-label", action="store_true",
+                   help="score the multi-label loss by each image's best-matching group, every image holding a "
+                        "prompt's noun a positive (not the authors'; docs/training.md)")
     p.add_argument("--freeze", type=_items, default=[], help="comma list: text, vision, projections, "
                    "text_projection, visual_projection, logit_scale, group_tokens, all, or name patterns")
     p.add_argument("--unfreeze", type=_items, default=[], help="released after --freeze (same items)")
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         backend=args.backend, data=args.data, out=args.out, config=args.config, init=args.init,
         tokenizer=args.tokenizer, tokenizer_vocab=args.tokenizer_vocab, steps=args.steps, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
-        clip_norm=args.clip_norm or None, multi_label=args.multi_label, freeze=args.freeze, unfreeze=args.unfreeze,
+        clip_norm=args.clip_norm or None, multi_label=args.multi_label,
+        grouped_multi_label=args.grouped_multi_label, freeze=args.freeze, unfreeze=args.unfreeze,
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
         num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,
         color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),

@@ -6,6 +6,7 @@ Data, schedule, Gumbel noise, logging, checkpoints and resume live here; a backe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -73,8 +74,10 @@ def train(run: TrainRun) -> dict[str, Any]:
     optimizer_arrays = None
     if resume_from:
         saved, optimizer_arrays = checkpoints.read_state(resume_from)
-        changed = {k: (saved["run"][k], getattr(run, k)) for k in RESUME_FIXED
-                   if json.loads(json.dumps(getattr(run, k))) != saved["run"].get(k)}
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainRun)}  # runs saved before a setting existed
+        stored = {k: saved["run"].get(k, defaults.get(k)) for k in RESUME_FIXED}
+        changed = {k: (stored[k], getattr(run, k)) for k in RESUME_FIXED
+                   if json.loads(json.dumps(getattr(run, k))) != json.loads(json.dumps(stored[k]))}
         if changed:
             raise ValueError("A resumed run must keep the settings it started with. Received changes "
                              + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
@@ -84,7 +87,7 @@ def train(run: TrainRun) -> dict[str, Any]:
     trainer_cls = _backend_class(run.backend)
     names = list(weights_names(config))
     options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
-                          logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
+                          grouped=run.grouped_multi_label, logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
                           frozen=frozen_names(names, run.freeze, run.unfreeze))
     if weights is None:  # from scratch: the backend's init, token tables as the authors (training/init.py)
         weights = {**trainer_cls.initial_weights(config, run.seed), **token_tables(config, run.seed)}
@@ -99,7 +102,8 @@ def train(run: TrainRun) -> dict[str, Any]:
     batches = TrainBatches(source=source, tokenizer=tokenizer, augment=augment, global_batch=run.batch_size,
                            rank=rank, world_size=world, seed=run.seed,
                            context_length=config.text_config.max_position_embeddings,
-                           multi_label_k=run.multi_label, shuffle_buffer=run.shuffle_buffer,
+                           multi_label_k=run.multi_label, noun_ids=run.grouped_multi_label,
+                           shuffle_buffer=run.shuffle_buffer,
                            num_workers=run.num_workers)
     if run.steps is not None:
         total = run.steps

@@ -2,6 +2,7 @@
 
 Losses at every step, then every weight (BatchNorm statistics and logit_scale included), the
 multi-label temperature and the AdamW moments, within `groupvit.equivalence.tolerances` (TRAINING_*).
+The grouped multi-label loss (docs/training.md) is checked the same way.
 Also: `model.fit` on a tf.data dataset of the same batches equals the `train_on_batch` steps, and a
 PyTorch trainer state resumes in Keras.
 """
@@ -28,8 +29,8 @@ CLIP = 1.0  # far below the tiny model's gradient norms (~100): every step clips
 LRS = [SCHEDULE.lr_at(s) for s in range(STEPS)]
 
 
-def _options(k: int) -> StepOptions:
-    return StepOptions(multi_label=k, clip_norm=CLIP, weight_decay=0.05)
+def _options(k: int, grouped: bool = False) -> StepOptions:
+    return StepOptions(multi_label=k, clip_norm=CLIP, weight_decay=0.05, grouped=grouped)
 
 
 def _noise(config, step: int):
@@ -60,12 +61,12 @@ def _moment_tolerance(key, value):
     return tol.TRAINING_MOMENT, float(np.abs(value).max())
 
 
-def _run(k: int) -> dict:
+def _run(k: int, grouped: bool = False) -> dict:
     config = tiny_config("two_grouping")
     weights = random_weights(config, seed=0)
-    batches = [synthetic_batch(config, BATCH, k=k, seed=s) for s in range(STEPS + 1)]
-    pt = TorchTrainer(config, weights, _options(k))
-    keras_trainer = KerasTrainer(config, weights, _options(k), schedule=SCHEDULE)
+    batches = [synthetic_batch(config, BATCH, k=k, seed=s, nouns=grouped) for s in range(STEPS + 1)]
+    pt = TorchTrainer(config, weights, _options(k, grouped))
+    keras_trainer = KerasTrainer(config, weights, _options(k, grouped), schedule=SCHEDULE)
     pt_metrics = [pt.step(batches[s], _noise(config, s), LRS[s]) for s in range(STEPS)]
     tf_metrics = [keras_trainer.step(batches[s], _noise(config, s), LRS[s]) for s in range(STEPS)]
     return dict(config=config, weights=weights, batches=batches, pt=pt, keras=keras_trainer,
@@ -84,7 +85,12 @@ def contrastive_run():
     return _run(0)
 
 
-@pytest.fixture(params=["multi_label_run", "contrastive_run"])
+@pytest.fixture(scope="module")
+def grouped_run():
+    return _run(2, grouped=True)
+
+
+@pytest.fixture(params=["multi_label_run", "contrastive_run", "grouped_run"])
 def runs(request):
     return request.getfixturevalue(request.param)
 

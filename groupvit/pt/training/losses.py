@@ -57,3 +57,44 @@ def multi_label_loss(image_embeds: torch.Tensor, prompt_embeds: torch.Tensor,
     per_prompt = scale * local_prompts @ all_images.t()  # (b K, W b)
     prompt_targets = own.repeat_interleave(k)
     return 0.5 * (soft_cross_entropy(per_image, image_targets) + F.cross_entropy(per_prompt, prompt_targets))
+
+
+def noun_positives(own: torch.Tensor, image_nouns: torch.Tensor, prompt_nouns: torch.Tensor,
+                   prompt_owner: torch.Tensor) -> torch.Tensor:
+    """[rows, prompts] bool: prompt p is a positive of image i when i owns it or i's nouns hold p's noun.
+
+    `own` (rows,) global image index of each row; `image_nouns` (rows, M) noun ids of each row's image,
+    -1 padding; `prompt_nouns` (N,) noun id of each prompt, -1 for a caption padding the list;
+    `prompt_owner` (N,) global image index of each prompt.
+    """
+    same_noun = (image_nouns[:, :, None] == prompt_nouns[None, None, :]) & (prompt_nouns[None, None, :] >= 0)
+    return same_noun.any(dim=1) | (own[:, None] == prompt_owner[None, :])
+
+
+def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Tensor, log_scale: torch.Tensor,
+                             image_nouns: torch.Tensor, prompt_nouns: torch.Tensor) -> torch.Tensor:
+    """The multi-label loss scored by groups, with every image holding a prompt's noun a positive.
+
+    `group_embeds` [b, G, P]: the L2-normalised projected final groups of each local image;
+    `prompt_embeds` [b, K, P]; `image_nouns` [b, M] and `prompt_nouns` [b, K] noun ids (-1: none).
+    Image i and prompt p score `max_g z_ig . t_p`: a noun must be found in one group of the image,
+    which is how zero-shot segmentation later names each group. Targets are soft over the positives
+    (docs/training.md, "Grouped multi-label loss"), in both directions.
+    """
+    rank, _ = world()
+    b, k, width = prompt_embeds.shape
+    scale = clamped_scale(log_scale)
+    local_prompts = prompt_embeds.reshape(b * k, width)
+    all_prompts = all_gather_with_grad(local_prompts)  # (W b K, P)
+    all_groups = all_gather_with_grad(group_embeds)  # (W b, G, P)
+    all_image_nouns = all_gather_with_grad(image_nouns)  # (W b, M)
+    all_prompt_nouns = all_gather_with_grad(prompt_nouns.reshape(b * k))  # (W b K,)
+    own = torch.arange(b, device=group_embeds.device) + b * rank
+    every = torch.arange(all_groups.shape[0], device=group_embeds.device)
+    per_image = scale * torch.einsum("bgp,np->bgn", group_embeds, all_prompts).amax(dim=1)  # (b, W b K)
+    per_prompt = scale * torch.einsum("np,igp->nig", local_prompts, all_groups).amax(dim=2)  # (b K, W b)
+    image_pos = noun_positives(own, image_nouns, all_prompt_nouns, every.repeat_interleave(k))
+    prompt_pos = noun_positives(every, all_image_nouns, prompt_nouns.reshape(b * k), own.repeat_interleave(k)).t()
+    image_targets = image_pos.to(per_image.dtype) / image_pos.sum(dim=1, keepdim=True)
+    prompt_targets = prompt_pos.to(per_prompt.dtype) / prompt_pos.sum(dim=1, keepdim=True)
+    return 0.5 * (soft_cross_entropy(per_image, image_targets) + soft_cross_entropy(per_prompt, prompt_targets))

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from groupvit.pt.groupvit_model import GroupViTModel
-from groupvit.pt.training.losses import clamped_scale, contrastive_loss, multi_label_loss
+from groupvit.pt.training.losses import clamped_scale, contrastive_loss, grouped_multi_label_loss, multi_label_loss
 
 
 class GroupViTTrainingStep(nn.Module):
@@ -16,12 +16,16 @@ class GroupViTTrainingStep(nn.Module):
     Captions and the K noun prompts of each image go through the text tower as one batch of
     b (1 + K) texts, as the authors do, so the text head's BatchNorm sees all of them.
     The multi-label temperature is a parameter of this module, never of the model.
+    With `grouped`, the multi-label loss scores each prompt against the image's best group
+    (`grouped_multi_label_loss`); the pooled image and its final groups then go through the
+    visual head as one batch, so its BatchNorm learns the statistics segmentation meets.
     """
 
-    def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float) -> None:
+    def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float, grouped: bool = False) -> None:
         super().__init__()
         self.model = model
         self.multi_label = int(multi_label)
+        self.grouped = bool(grouped) and self.multi_label > 0
         self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
                                                     requires_grad=self.multi_label > 0)
 
@@ -33,10 +37,19 @@ class GroupViTTrainingStep(nn.Module):
         gumbel_noise: list[torch.Tensor],
         prompt_ids: torch.Tensor | None = None,  # (b, K, L)
         prompt_mask: torch.Tensor | None = None,
+        image_nouns: torch.Tensor | None = None,  # (b, M) noun ids, -1 padding; needed when grouped
+        prompt_nouns: torch.Tensor | None = None,  # (b, K)
     ) -> dict[str, torch.Tensor]:
         model = self.model
-        pooled = model.vision_model(pixel_values, gumbel_noise=gumbel_noise).pooler_output
-        image_embeds = F.normalize(model.visual_projection(pooled).float(), dim=-1)
+        vision = model.vision_model(pixel_values, gumbel_noise=gumbel_noise)
+        if self.grouped:
+            groups = vision.last_hidden_state  # (b, G, D)
+            b_img, count = groups.shape[:2]
+            projected = model.visual_projection(torch.cat([vision.pooler_output, groups.reshape(b_img * count, -1)]))
+            projected = F.normalize(projected.float(), dim=-1)
+            image_embeds, group_embeds = projected[:b_img], projected[b_img:].reshape(b_img, count, -1)
+        else:
+            image_embeds = F.normalize(model.visual_projection(vision.pooler_output).float(), dim=-1)
         b, length = input_ids.shape
         ids, mask = input_ids[:, None], attention_mask[:, None]
         if self.multi_label:
@@ -48,7 +61,14 @@ class GroupViTTrainingStep(nn.Module):
         contrastive = contrastive_loss(image_embeds, text_embeds[:, 0], model.logit_scale)
         out = {"contrastive": contrastive, "loss": contrastive}
         if self.multi_label:
-            multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
+            if self.grouped:
+                if image_nouns is None or prompt_nouns is None:
+                    raise ValueError("The grouped multi-label loss needs the batch's image_nouns and prompt_nouns. "
+                                     "Received: a batch without them")
+                multi = grouped_multi_label_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
+                                                 image_nouns, prompt_nouns)
+            else:
+                multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
         out["logit_scale"] = clamped_scale(model.logit_scale.detach())

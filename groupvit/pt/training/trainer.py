@@ -59,7 +59,8 @@ class TorchTrainer:
             convert_sync_batch_norm(model.visual_projection)
             convert_sync_batch_norm(model.text_projection)
         self.model = model.to(self.device).train()
-        self.step_module = GroupViTTrainingStep(self.model, options.multi_label, options.logit_scale_init).to(self.device)
+        self.step_module = GroupViTTrainingStep(self.model, options.multi_label, options.logit_scale_init,
+                                                 grouped=options.grouped).to(self.device)
         self.named = self._trainable()
         for name, param in self._all_named():
             param.requires_grad_(name in self.named)
@@ -98,7 +99,8 @@ class TorchTrainer:
     def step(self, batch: dict[str, np.ndarray], gumbel_noise: list[np.ndarray], lr: float) -> dict[str, float]:
         """Forward, backward, clip, AdamW at learning rate `lr`; metrics of the global batch."""
         tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()
-                   if k in ("pixel_values", "input_ids", "attention_mask", "prompt_ids", "prompt_mask")}
+                   if k in ("pixel_values", "input_ids", "attention_mask", "prompt_ids", "prompt_mask", "image_nouns",
+                            "prompt_nouns")}
         noise = [torch.from_numpy(n).to(self.device) for n in gumbel_noise]
         for group in self.optimizer.param_groups:
             group["lr"] = lr

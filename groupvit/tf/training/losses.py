@@ -80,3 +80,37 @@ def multi_label_loss(image_embeds, prompt_embeds, log_scale):
     per_prompt = scale * ops.matmul(local_prompts, ops.transpose(all_images))  # (b K, W b)
     prompt_targets = tf.repeat(own, k)
     return 0.5 * (soft_cross_entropy(per_image, image_targets) + cross_entropy(per_prompt, prompt_targets))
+
+
+def noun_positives(own, image_nouns, prompt_nouns, prompt_owner):
+    """[rows, prompts] bool: prompt p is a positive of image i when i owns it or i's nouns hold p's noun."""
+    same_noun = ops.logical_and(ops.equal(image_nouns[:, :, None], prompt_nouns[None, None, :]),
+                                ops.greater_equal(prompt_nouns, 0)[None, None, :])
+    return ops.logical_or(ops.any(same_noun, axis=1), ops.equal(own[:, None], prompt_owner[None, :]))
+
+
+def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns, prompt_nouns):
+    """The multi-label loss scored by groups, every image holding a prompt's noun a positive.
+
+    `group_embeds` [b, G, P] L2-normalised final groups; `prompt_embeds` [b, K, P]; `image_nouns`
+    [b, M] and `prompt_nouns` [b, K] noun ids (-1: none). Image i and prompt p score
+    `max_g z_ig . t_p`; targets are soft over the positives in both directions (docs/training.md).
+    """
+    k, width = prompt_embeds.shape[1], prompt_embeds.shape[2]
+    scale = clamped_scale(log_scale)
+    local_prompts = ops.reshape(prompt_embeds, (-1, width))  # (b K, P)
+    local_nouns = ops.reshape(prompt_nouns, (-1,))
+    all_prompts = all_gather_with_grad(local_prompts)  # (W b K, P)
+    all_groups = all_gather_with_grad(group_embeds)  # (W b, G, P)
+    all_image_nouns = all_gather_with_grad(image_nouns)  # (W b, M)
+    all_prompt_nouns = all_gather_with_grad(local_nouns)  # (W b K,)
+    own = _own_rows(group_embeds)
+    every = tf.range(tf.shape(all_groups)[0])
+    per_image = scale * ops.max(ops.einsum("bgp,np->bgn", group_embeds, all_prompts), axis=1)  # (b, W b K)
+    per_prompt = scale * ops.max(ops.einsum("np,igp->nig", local_prompts, all_groups), axis=2)  # (b K, W b)
+    image_pos = noun_positives(own, image_nouns, all_prompt_nouns, tf.repeat(every, k))
+    prompt_pos = ops.transpose(noun_positives(every, all_image_nouns, local_nouns, tf.repeat(own, k)))
+    image_pos, prompt_pos = ops.cast(image_pos, per_image.dtype), ops.cast(prompt_pos, per_prompt.dtype)
+    image_targets = image_pos / ops.sum(image_pos, axis=1, keepdims=True)
+    prompt_targets = prompt_pos / ops.sum(prompt_pos, axis=1, keepdims=True)
+    return 0.5 * (soft_cross_entropy(per_image, image_targets) + soft_cross_entropy(per_prompt, prompt_targets))

@@ -15,13 +15,15 @@ from keras import ops
 from groupvit.configs import GroupViTConfig
 from groupvit.tf._ops import normalize
 from groupvit.tf.groupvit_model import TFGroupViTModel
-from groupvit.tf.training.losses import clamped_scale, contrastive_loss, multi_label_loss, replica_world
+from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, grouped_multi_label_loss, multi_label_loss,
+                                         replica_world)
 from groupvit.tf.training.optimizer import GroupViTAdamW, Slots
 from groupvit.training.noise import assignment_shapes
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME
 
 TEXT_INPUTS = ("input_ids", "attention_mask")
 PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
+NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
 GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale")  # TorchTrainer.step's all-reduced metrics
 
@@ -43,7 +45,8 @@ class _TrainingVariables:
 class TFGroupViTTrainer(TFGroupViTModel):
     """`model.compile(optimizer=GroupViTAdamW(...))` (no `loss=`), then `fit` or `train_on_batch` on dicts of
     `pixel_values` [b, 3, H, W], `input_ids` / `attention_mask` [b, L], `gumbel_noise_{s}` [b, O_s, N_s]
-    (one per grouping stage) and, with `multi_label` > 0, `prompt_ids` / `prompt_mask` [b, K, L].
+    (one per grouping stage) and, with `multi_label` > 0, `prompt_ids` / `prompt_mask` [b, K, L];
+    with `grouped`, the grouped multi-label loss and `image_nouns` [b, M] / `prompt_nouns` [b, K].
 
     Captions and prompts go through the text tower as one batch of b (1 + K) texts, as the
     authors do. The multi-label temperature is a trainer variable (`multi_label_logit_scale`),
@@ -53,11 +56,12 @@ class TFGroupViTTrainer(TFGroupViTModel):
     """
 
     def __init__(self, config: GroupViTConfig, multi_label: int = 0, logit_scale_init: float = 2.6592,
-                 frozen: frozenset[str] | set[str] = frozenset(), **kwargs: Any) -> None:
+                 frozen: frozenset[str] | set[str] = frozenset(), grouped: bool = False, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         if multi_label < 0:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={multi_label}")
         self.multi_label = int(multi_label)
+        self.grouped = bool(grouped) and self.multi_label > 0
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))
@@ -95,17 +99,29 @@ class TFGroupViTTrainer(TFGroupViTModel):
     def training_losses(self, data: dict) -> dict:
         """{"loss", "contrastive", "multi_label" (K > 0), "logit_scale"} of the local rows."""
         noise_keys = [f"{NOISE_PREFIX}{s}" for s in range(self.num_noise)]
-        expected = {"pixel_values", *TEXT_INPUTS, *PROMPT_INPUTS, *noise_keys}
-        unknown, missing = sorted(set(data) - expected), sorted(expected - set(data) - set(PROMPT_INPUTS))
+        expected = {"pixel_values", *TEXT_INPUTS, *PROMPT_INPUTS, *NOUN_INPUTS, *noise_keys}
+        optional = set(PROMPT_INPUTS) | set(NOUN_INPUTS)
+        unknown, missing = sorted(set(data) - expected), sorted(expected - set(data) - optional)
         if self.multi_label:
             missing += [k for k in PROMPT_INPUTS if k not in data]
+        if self.grouped:
+            missing += [k for k in NOUN_INPUTS if k not in data]
         if unknown or missing:
-            raise ValueError(f"A training batch holds {sorted(expected)} (prompts with multi_label > 0). "
+            raise ValueError(f"A training batch holds {sorted(expected)} (prompts with multi_label > 0, nouns when "
+                             "grouped). "
                              f"Received: missing={missing}, unknown={unknown}")
         noise = [tf.cast(data[key], tf.float32) for key in noise_keys]
-        pooled = self.vision_model(tf.cast(data["pixel_values"], tf.float32), gumbel_noise=noise,
-                                   training=True).pooler_output
-        image_embeds = normalize(self.visual_projection(pooled, training=True))  # (b, P)
+        vision = self.vision_model(tf.cast(data["pixel_values"], tf.float32), gumbel_noise=noise, training=True)
+        if self.grouped:  # pooled image and groups through the head as one batch (GroupViTTrainingStep)
+            groups = vision.last_hidden_state  # (b, G, D)
+            count, width = groups.shape[1], groups.shape[2]
+            projected = normalize(self.visual_projection(
+                ops.concatenate([vision.pooler_output, ops.reshape(groups, (-1, width))], axis=0), training=True))
+            b_img = tf.shape(groups)[0]
+            image_embeds = projected[:b_img]
+            group_embeds = ops.reshape(projected[b_img:], (-1, count, self.config.projection_dim))
+        else:
+            image_embeds = normalize(self.visual_projection(vision.pooler_output, training=True))  # (b, P)
         ids, mask = data["input_ids"][:, None], data["attention_mask"][:, None]  # (b, 1, L)
         if self.multi_label:
             ids = ops.concatenate([ids, ops.cast(data["prompt_ids"], ids.dtype)], axis=1)  # (b, 1 + K, L)
@@ -119,7 +135,12 @@ class TFGroupViTTrainer(TFGroupViTModel):
         contrastive = contrastive_loss(image_embeds, text_embeds[:, 0], self.logit_scale)
         out = {"contrastive": contrastive, "loss": contrastive}
         if self.multi_label:
-            multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
+            if self.grouped:
+                multi = grouped_multi_label_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
+                                                 ops.cast(data["image_nouns"], "int64"),
+                                                 ops.cast(data["prompt_nouns"], "int64"))
+            else:
+                multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
         out["logit_scale"] = clamped_scale(ops.stop_gradient(self.logit_scale))
@@ -150,4 +171,4 @@ class TFGroupViTTrainer(TFGroupViTModel):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "multi_label": self.multi_label, "logit_scale_init": self.logit_scale_init,
-                "frozen": sorted(self.frozen)}
+                "frozen": sorted(self.frozen), "grouped": self.grouped}

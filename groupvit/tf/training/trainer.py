@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from groupvit.configs import GroupViTConfig
 from groupvit.tf.training.optimizer import GroupViTAdamW, GroupViTLearningRate
-from groupvit.tf.training.train_step import NOISE_PREFIX, PROMPT_INPUTS, TEXT_INPUTS, TFGroupViTTrainer
+from groupvit.tf.training.train_step import NOISE_PREFIX, NOUN_INPUTS, PROMPT_INPUTS, TEXT_INPUTS, TFGroupViTTrainer
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions
 from groupvit.training.schedule import CosineSchedule
 
@@ -66,7 +66,8 @@ class KerasTrainer:
             keras.utils.set_random_seed(seed)  # (and re-seeding would retrace every traced step function)
         with self.strategy.scope():
             self.model = TFGroupViTTrainer(config, multi_label=options.multi_label,
-                                           logit_scale_init=options.logit_scale_init, frozen=options.frozen)
+                                           logit_scale_init=options.logit_scale_init, frozen=options.frozen,
+                                           grouped=options.grouped)
             if weights is not None:
                 self.model.assign_numpy(dict(weights), source="the initial weights")
             self.optimizer = GroupViTAdamW(
@@ -87,7 +88,8 @@ class KerasTrainer:
                                  f"Received: lr={lr}, schedule={expected}")
         else:
             self.optimizer.learning_rate = lr
-        names = ("pixel_values", *TEXT_INPUTS, *(PROMPT_INPUTS if self.options.multi_label else ()))
+        names = ("pixel_values", *TEXT_INPUTS, *(PROMPT_INPUTS if self.options.multi_label else ()),
+                 *(NOUN_INPUTS if self.options.grouped and self.options.multi_label else ()))
         data = {k: batch[k] for k in names}
         data.update({f"{NOISE_PREFIX}{s}": noise for s, noise in enumerate(gumbel_noise)})
         logs = self.model.train_on_batch(self._distribute(data), return_dict=True)

@@ -7,6 +7,7 @@ tagger (optional: it needs nltk and two of its data packages, which are not alwa
 from __future__ import annotations
 
 import functools
+import zlib
 from typing import Sequence
 
 import numpy as np
@@ -47,10 +48,21 @@ def extract_nouns(caption: str, nouns: Sequence[str] | None = None) -> list[str]
     return [word for word, tag in nltk.pos_tag(nltk.word_tokenize(caption)) if tag in NOUN_TAGS]
 
 
+def noun_id(noun: str) -> int:
+    """A stable non-negative id of a noun (its CRC-32), the same in every process and run."""
+    return zlib.crc32(noun.strip().lower().encode("utf-8")) & 0x7FFFFFFF
+
+
 def multi_label_prompts(caption: str, nouns: Sequence[str], k: int, rng: np.random.Generator,
                         templates: Sequence[str] = IMAGENET_TEMPLATES) -> list[str]:
     """Exactly k prompts: up to k distinct nouns drawn without replacement, each in a random template,
     padded with the raw caption when there are fewer than k nouns (the authors' rule)."""
+    return prompts_and_nouns(caption, nouns, k, rng, templates)[0]
+
+
+def prompts_and_nouns(caption: str, nouns: Sequence[str], k: int, rng: np.random.Generator,
+                      templates: Sequence[str] = IMAGENET_TEMPLATES) -> tuple[list[str], list[str | None]]:
+    """`multi_label_prompts` and the noun of each prompt (None for a caption padding the list)."""
     if k < 0:
         raise ValueError(f"k must be >= 0. Received: k={k}")
     if not templates:
@@ -58,4 +70,5 @@ def multi_label_prompts(caption: str, nouns: Sequence[str], k: int, rng: np.rand
     distinct = list(dict.fromkeys(n for n in nouns if n))
     chosen = rng.choice(len(distinct), size=min(k, len(distinct)), replace=False).tolist() if distinct else []
     prompts = [templates[int(rng.integers(len(templates)))].format(distinct[i]) for i in chosen]
-    return prompts + [caption] * (k - len(prompts))
+    padding = k - len(prompts)
+    return prompts + [caption] * padding, [distinct[i] for i in chosen] + [None] * padding

@@ -119,11 +119,12 @@ def _random_init(data, config, folder):
     return str(folder / "init")
 
 
-def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path):
+@pytest.mark.parametrize("loss", [[], ["--grouped-multi-label"]], ids=["authors", "grouped"])
+def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path, loss):
     data, config = dataset
     init = _random_init(data, config, tmp_path)
     single, dist = tmp_path / "single", tmp_path / "dist"
-    args = ["--steps", "5", "--batch-size", "6", "--init", init]
+    args = ["--steps", "5", "--batch-size", "6", "--init", init, *loss]
     base = [a for a in BASE if a not in ("--tokenizer-vocab", "600")]
     assert main(["train", "--data", data, "--out", str(single), *base, *args]) == 0
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from groupvit.pt.groupvit_model import contrastive_loss as model_contrastive_loss
-from groupvit.pt.training.losses import clamped_scale, contrastive_loss, multi_label_loss
+from groupvit.pt.training.losses import clamped_scale, contrastive_loss, grouped_multi_label_loss, multi_label_loss
+from loss_reference import grouped_by_loops, shared_noun_case
 
 
 def _normalized(rng, *shape):
@@ -48,3 +49,30 @@ def test_multi_label_loss_equals_a_loop_over_rows():
         prompt_terms.append(-(logits[row // k] - np.log(np.exp(logits).sum())))
     expected = 0.5 * (np.mean(image_terms) + np.mean(prompt_terms))
     assert abs(ours - expected) < 1e-12
+
+
+def test_grouped_loss_with_one_group_and_distinct_nouns_is_the_multi_label_loss():
+    rng = np.random.default_rng(2)
+    b, k, p = 4, 3, 6
+    images, prompts = _normalized(rng, b, p), _normalized(rng, b, k, p)
+    log_scale = torch.tensor(1.2, dtype=torch.float64)
+    prompt_nouns = torch.arange(b * k).reshape(b, k)  # no noun shared between images
+    image_nouns = torch.cat([prompt_nouns, torch.full((b, 2), -1)], dim=1)
+    grouped = grouped_multi_label_loss(images[:, None], prompts, log_scale, image_nouns, prompt_nouns)
+    torch.testing.assert_close(grouped, multi_label_loss(images, prompts, log_scale), rtol=1e-12, atol=1e-12)
+
+
+def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_positive():
+    groups, prompts, image_nouns, prompt_nouns, log_scale = shared_noun_case()
+    b, k = prompt_nouns.shape
+    as_t = lambda x: torch.tensor(x, dtype=torch.float64)
+    ours = grouped_multi_label_loss(as_t(groups), as_t(prompts), torch.tensor(log_scale, dtype=torch.float64),
+                                    torch.from_numpy(image_nouns), torch.from_numpy(prompt_nouns))
+    expected = grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns)
+    assert abs(float(ours) - expected) < 1e-12
+    # and the positives matter: with every noun distinct the value differs
+    distinct = np.arange(b * k).reshape(b, k)
+    other = grouped_multi_label_loss(as_t(groups), as_t(prompts), torch.tensor(log_scale, dtype=torch.float64),
+                                     torch.from_numpy(np.pad(distinct, ((0, 0), (0, 1)), constant_values=-1)),
+                                     torch.from_numpy(distinct))
+    assert abs(float(other) - expected) > 1e-3

@@ -85,3 +85,27 @@ def test_missing_nouns_without_nltk_fail_with_the_nouns_message(tmp_path, tokeni
             _take(_batches(str(tmp_path), tokenizer_dir), 1)
     finally:
         nouns._nltk.cache_clear()
+
+
+def test_noun_ids_name_each_prompts_noun_and_every_noun_of_the_image(tmp_path, tokenizer_dir):
+    from groupvit.training.data.batches import NOUN_SLOTS, TrainSample
+    from groupvit.training.data.nouns import noun_id
+    from groupvit.training.data.sources import SampleRef
+
+    folder = write_folder(tmp_path, 12)
+    plain = _take(_batches(folder, tokenizer_dir), 2)
+    with_ids = _take(_batches(folder, tokenizer_dir, noun_ids=True), 2)
+    for a, b in zip(plain, with_ids):
+        np.testing.assert_array_equal(a["prompt_ids"], b["prompt_ids"])  # the same draws as without ids
+        assert b["prompt_nouns"].shape == (4, 3) and b["image_nouns"].shape == (4, NOUN_SLOTS)
+        for row in range(4):
+            held = set(b["image_nouns"][row][b["image_nouns"][row] >= 0])
+            assert held and set(b["prompt_nouns"][row][b["prompt_nouns"][row] >= 0]) <= held
+
+    ref = SampleRef(key="x", caption="a red star and a dog", nouns=("star", "dog", "star"), path="x.png")
+    image = np.zeros((24, 24, 3), np.uint8)
+    _, prompts, prompt_nouns, image_nouns = TrainSample(AUGMENT, 3)(image, ref, np.random.default_rng(0))
+    assert image_nouns == [noun_id("star"), noun_id("dog")]
+    assert sorted(prompt_nouns) == sorted([noun_id("star"), noun_id("dog"), -1])
+    for prompt, noun in zip(prompts, prompt_nouns):  # each prompt holds its noun; the padding is the caption
+        assert prompt == ref.caption if noun == -1 else ("star" if noun == noun_id("star") else "dog") in prompt

@@ -1,0 +1,43 @@
+"""Independent numpy formulas of the training losses, written out row by row, for both backends' tests."""
+
+import numpy as np
+
+
+def grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns):
+    """The grouped multi-label loss written out image by image and prompt by prompt (numpy)."""
+    b, g, p = groups.shape
+    k = prompts.shape[1]
+    s = float(np.exp(log_scale))
+    flat, flat_nouns = prompts.reshape(b * k, p), prompt_nouns.reshape(b * k)
+    owner = np.repeat(np.arange(b), k)
+
+    def positive(i, q):
+        return owner[q] == i or (flat_nouns[q] >= 0 and flat_nouns[q] in set(image_nouns[i]))
+
+    def score(i, q):
+        return s * max(float(groups[i, j] @ flat[q]) for j in range(g))
+
+    def soft_ce(logits, targets):
+        log_p = logits - np.log(np.exp(logits).sum())
+        return -(targets / targets.sum() * log_p).sum()
+
+    image_terms = [soft_ce(np.array([score(i, q) for q in range(b * k)]),
+                           np.array([positive(i, q) for q in range(b * k)], dtype=float)) for i in range(b)]
+    prompt_terms = [soft_ce(np.array([score(i, q) for i in range(b)]),
+                            np.array([positive(i, q) for i in range(b)], dtype=float)) for q in range(b * k)]
+    return 0.5 * (np.mean(image_terms) + np.mean(prompt_terms))
+
+
+def shared_noun_case(seed: int = 3):
+    """(groups [4, 3, 5], prompts [4, 2, 5], image_nouns, prompt_nouns, log_scale): nouns 7 and 9 are shared
+    (images 0 and 2 hold a 7; 1, 2 and 3 a 9); -1 is a caption padding a prompt list, or padding."""
+    rng = np.random.default_rng(seed)
+
+    def normalized(*shape):
+        x = rng.normal(size=shape)
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    groups, prompts = normalized(4, 3, 5), normalized(4, 2, 5)
+    prompt_nouns = np.array([[7, 1], [9, -1], [7, 9], [9, 3]])
+    image_nouns = np.array([[7, 1, -1], [9, -1, -1], [7, 9, 4], [9, 3, 5]])
+    return groups, prompts, image_nouns, prompt_nouns, 1.7

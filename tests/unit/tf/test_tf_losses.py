@@ -1,0 +1,28 @@
+"""The Keras training losses against the independent numpy formulas of tests/loss_reference.py (no torch)."""
+
+import numpy as np
+import tensorflow as tf
+
+from groupvit.tf.training.losses import grouped_multi_label_loss, multi_label_loss
+from loss_reference import grouped_by_loops, shared_noun_case
+
+
+def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_positive():
+    groups, prompts, image_nouns, prompt_nouns, log_scale = shared_noun_case()
+    ours = grouped_multi_label_loss(tf.constant(groups), tf.constant(prompts), tf.constant(log_scale, tf.float64),
+                                    tf.constant(image_nouns), tf.constant(prompt_nouns))
+    expected = grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns)
+    assert abs(float(ours) - expected) < 1e-12
+
+
+def test_grouped_loss_with_one_group_and_distinct_nouns_is_the_multi_label_loss():
+    rng = np.random.default_rng(2)
+    images, prompts = rng.normal(size=(4, 6)), rng.normal(size=(4, 3, 6))
+    images /= np.linalg.norm(images, axis=-1, keepdims=True)
+    prompts /= np.linalg.norm(prompts, axis=-1, keepdims=True)
+    prompt_nouns = np.arange(12).reshape(4, 3)
+    image_nouns = np.pad(prompt_nouns, ((0, 0), (0, 2)), constant_values=-1)
+    scale = tf.constant(1.2, tf.float64)
+    grouped = grouped_multi_label_loss(tf.constant(images[:, None]), tf.constant(prompts), scale,
+                                       tf.constant(image_nouns), tf.constant(prompt_nouns))
+    assert abs(float(grouped) - float(multi_label_loss(tf.constant(images), tf.constant(prompts), scale))) < 1e-12
