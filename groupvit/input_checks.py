@@ -82,3 +82,28 @@ def check_gumbel_noise(num_given: int, config: GroupViTVisionConfig) -> None:
         raise ValueError(
             f"gumbel_noise must hold one tensor per grouping stage ({expected}). Received: {num_given}"
         )
+
+
+def check_ids_dtype(kind: str, dtype_name: str, name: str = "input_ids") -> None:
+    """`kind`: "int", "uint", "float", "complex" or "bool" (the dtype's family); ids must be integers."""
+    if kind not in ("int", "uint"):
+        raise ValueError(f"{name} must hold integer token ids (int32 or int64). Received: dtype={dtype_name}")
+
+
+def check_pixel_dtype(kind: str, dtype_name: str) -> None:
+    """Pixels must be floating point: normalised values, not raw uint8 / integer pixels or booleans."""
+    if kind != "float":
+        raise ValueError(
+            "pixel_values must be floating point (normalised pixels, e.g. from groupvit.images."
+            f"segmentation_preprocess; raw integer pixels need it first). Received: dtype={dtype_name}"
+        )
+
+
+def check_finite_pixels(finite: bool, bad: int | None = None) -> None:
+    if not finite:
+        raise ValueError(f"pixel_values must be finite. Received: {bad} NaN or infinite value(s)")
+
+
+def check_batch(size: int, name: str) -> None:
+    if size == 0:
+        raise ValueError(f"{name} must hold at least one row. Received: an empty batch (shape[0] = 0)")

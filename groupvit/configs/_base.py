@@ -58,6 +58,13 @@ class ConfigBase:
             raise TypeError(
                 f"{cls.__name__}.from_dict needs a dict. Received: {type(config_dict).__name__}"
             )
+        given = config_dict.get("model_type")
+        accepted = {cls.model_type, "groupvit"} if cls.base_config_key else {cls.model_type}
+        if given is not None and given not in accepted:
+            raise ValueError(
+                f"{cls.__name__} reads a config whose model_type is one of {sorted(accepted)} (a GroupViT "
+                f"checkpoint). Received: model_type={given!r}"
+            )
         return cls(**copy.deepcopy(config_dict))
 
     def to_json_string(self) -> str:

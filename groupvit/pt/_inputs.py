@@ -8,10 +8,23 @@ from groupvit import input_checks
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
 
 
+def _kind(dtype: torch.dtype) -> str:
+    if dtype == torch.bool:
+        return "bool"
+    if dtype.is_complex:
+        return "complex"
+    if dtype.is_floating_point:
+        return "float"
+    return "uint" if dtype == torch.uint8 else "int"
+
+
 def check_text_inputs(input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
                       config: GroupViTTextConfig) -> None:
     if input_ids is None:
         raise ValueError("input_ids must be given. Received: input_ids=None")
+    input_checks.check_ids_dtype(_kind(input_ids.dtype), str(input_ids.dtype).replace("torch.", ""))
+    if input_ids.ndim == 2:
+        input_checks.check_batch(input_ids.shape[0], "input_ids")
     lo = hi = None
     if not torch.compiler.is_compiling() and input_ids.numel() > 0:
         lo, hi = int(input_ids.min()), int(input_ids.max())
@@ -23,7 +36,13 @@ def check_vision_inputs(pixel_values: torch.Tensor | None, config: GroupViTVisio
                         interpolate_pos_encoding: bool) -> None:
     if pixel_values is None:
         raise ValueError("pixel_values must be given. Received: pixel_values=None")
+    input_checks.check_pixel_dtype(_kind(pixel_values.dtype), str(pixel_values.dtype).replace("torch.", ""))
     input_checks.check_pixel_values(pixel_values.shape, config, interpolate_pos_encoding)
+    input_checks.check_batch(pixel_values.shape[0], "pixel_values")
+    if not torch.compiler.is_compiling():
+        finite = torch.isfinite(pixel_values)
+        if not bool(finite.all()):
+            input_checks.check_finite_pixels(False, int((~finite).sum()))
 
 
 def check_noise(gumbel_noise, config: GroupViTVisionConfig) -> None:

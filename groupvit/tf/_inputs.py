@@ -25,6 +25,9 @@ def check_text_inputs(input_ids, attention_mask, config: GroupViTTextConfig) -> 
     shape = _shape(input_ids)
     if len(shape) == 2 and shape[1] is None:
         raise ValueError(f"input_ids must have a static sequence length. Received: shape={shape}")
+    input_checks.check_ids_dtype(_kind(input_ids.dtype), tf.as_dtype(input_ids.dtype).name)
+    if len(shape) == 2 and shape[0] is not None:
+        input_checks.check_batch(shape[0], "input_ids")
     lo = hi = None
     if tf.executing_eagerly() and hasattr(input_ids, "numpy") and int(np.prod(input_ids.shape)) > 0:
         values = input_ids.numpy()
@@ -43,6 +46,32 @@ def check_vision_inputs(pixel_values, config: GroupViTVisionConfig, interpolate_
             f"matrices are built from them). Received: shape={shape}"
         )
     input_checks.check_pixel_values(shape, config, interpolate_pos_encoding)
+    if shape[0] is not None:
+        input_checks.check_batch(shape[0], "pixel_values")
+    if tf.executing_eagerly() and hasattr(pixel_values, "numpy"):
+        finite = np.isfinite(pixel_values.numpy())
+        if not finite.all():
+            input_checks.check_finite_pixels(False, int((~finite).sum()))
+
+
+def _kind(dtype) -> str:
+    dtype = tf.as_dtype(dtype)
+    if dtype.is_bool:
+        return "bool"
+    if dtype.is_complex:
+        return "complex"
+    if dtype.is_floating:
+        return "float"
+    return "uint" if dtype.is_unsigned else "int"
+
+
+def pixels_tensor(pixel_values):
+    """Pixels as float32 tensors after checking they are floating point (None stays None)."""
+    if pixel_values is None:
+        return None
+    dtype = pixel_values.dtype if hasattr(pixel_values, "dtype") else np.asarray(pixel_values).dtype
+    input_checks.check_pixel_dtype(_kind(dtype), tf.as_dtype(dtype).name)
+    return to_tensor(pixel_values, "float32")
 
 
 def check_noise(gumbel_noise: Sequence | None, config: GroupViTVisionConfig) -> list | None:

@@ -11,7 +11,7 @@ from keras import ops
 from groupvit import input_checks
 from groupvit.configs import GroupViTConfig
 from groupvit.outputs import GroupViTModelOutput
-from groupvit.tf._inputs import check_noise, check_text_inputs, check_vision_inputs, to_tensor
+from groupvit.tf._inputs import check_noise, check_text_inputs, check_vision_inputs, pixels_tensor, to_tensor
 from groupvit.tf._ops import contrastive_loss, normalize
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.projection_head import TFGroupViTProjectionHead
@@ -63,7 +63,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
 
     def get_image_features(self, pixel_values, interpolate_pos_encoding: bool = False, training: bool = False):
         """Projected (un-normalized) image features [B, projection_dim]."""
-        pixel_values = to_tensor(pixel_values, "float32")
+        pixel_values = pixels_tensor(pixel_values)
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
         return self._run(self._image_features, {"pixel_values": pixel_values},
                          interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training))
@@ -105,7 +105,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         output_attentions = bool(output_attentions) or output_segmentation
         output_hidden_states = bool(output_hidden_states)
         input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
-        pixel_values = to_tensor(pixel_values, "float32")
+        pixel_values = pixels_tensor(pixel_values)
         check_text_inputs(input_ids, attention_mask, config.text_config)
         check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)
         gumbel_noise = check_noise(gumbel_noise, config.vision_config)

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from groupvit.configs import GroupViTVisionConfig
 from groupvit.outputs import BaseModelOutputWithPooling
-from groupvit.tf._inputs import check_noise, check_vision_inputs, to_tensor
+from groupvit.tf._inputs import check_noise, check_vision_inputs, pixels_tensor
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.vision_transformer import TFGroupViTVisionTransformer
 
@@ -45,7 +45,7 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
             pixel_values = inputs.pop("pixel_values", None)
             if inputs:
                 raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
-        pixel_values = to_tensor(pixel_values, "float32")
+        pixel_values = pixels_tensor(pixel_values)
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
         gumbel_noise = check_noise(gumbel_noise, self.config)
         out = self._run(

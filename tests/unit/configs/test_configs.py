@@ -157,3 +157,20 @@ def test_configs_import_no_framework():
         "sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("cls", [GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig])
+def test_a_config_of_another_model_is_refused(tmp_path, cls):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 64}))
+    with pytest.raises(ValueError, match=r"model_type is one of .*Received: model_type='bert'"):
+        cls.from_pretrained(tmp_path)
+
+
+def test_tower_configs_read_their_own_file_and_their_part_of_a_full_one(tmp_path):
+    full = GroupViTConfig()
+    full.save_pretrained(tmp_path / "full")
+    full.text_config.save_pretrained(tmp_path / "text")
+    assert GroupViTTextConfig.from_pretrained(tmp_path / "full") == full.text_config
+    assert GroupViTTextConfig.from_pretrained(tmp_path / "text") == full.text_config
+    with pytest.raises(ValueError, match="groupvit_text_model"):
+        GroupViTConfig.from_pretrained(tmp_path / "text")  # a tower config is not a full model's

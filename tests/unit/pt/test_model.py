@@ -175,6 +175,14 @@ def test_vision_model_alone_matches_full_model(tiny_model):
         (lambda p, i, m: (p, i - 50, m), "vocab_size=99"),
         (lambda p, i, m: (p, torch.cat([i, i, i], 1), None), "max_position_embeddings=16"),
         (lambda p, i, m: (p, i, m[:, :3]), "attention_mask must have the shape"),
+        (lambda p, i, m: (p, i.float(), m), "integer token ids (int32 or int64). Received: dtype=float32"),
+        (lambda p, i, m: (p, i > 3, m), "integer token ids (int32 or int64). Received: dtype=bool"),
+        (lambda p, i, m: (p, i.to(torch.complex64), m), "Received: dtype=complex64"),
+        (lambda p, i, m: (p.to(torch.uint8), i, m), "pixel_values must be floating point"),
+        (lambda p, i, m: (p.long(), i, m), "Received: dtype=int64"),
+        (lambda p, i, m: (p.index_put((torch.tensor([0]),), torch.tensor(float("nan"))), i, m),
+         "must be finite. Received: 2700 NaN or infinite"),  # image 0: 3 x 30 x 30
+        (lambda p, i, m: (p[:0], i[:0], m[:0]), "at least one row. Received: an empty batch"),
     ],
 )
 def test_input_errors(tiny_model, change, fragment):

@@ -104,3 +104,24 @@ def test_shape_checks_run_under_tf_function(setup):
     assert text_run(tf.constant(ids)).shape == (2, 24)
     with pytest.raises(ValueError, match="vocab_size"):
         model.get_text_features(out_of_range)  # eagerly the range is checked
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda p, i, m: (p, i.astype(np.float32), m), "integer token ids (int32 or int64). Received: dtype=float32"),
+        (lambda p, i, m: (p, i > 3, m), "integer token ids (int32 or int64). Received: dtype=bool"),
+        (lambda p, i, m: (p, i.astype(np.complex64), m), "Received: dtype=complex64"),
+        (lambda p, i, m: (p.astype(np.uint8), i, m), "pixel_values must be floating point"),
+        (lambda p, i, m: (p.astype(np.int64), i, m), "Received: dtype=int64"),
+        (lambda p, i, m: (np.where(np.arange(p.size).reshape(p.shape) < 5, np.inf, p).astype(np.float32), i, m),
+         "must be finite. Received: 5 NaN or infinite"),
+        (lambda p, i, m: (p[:0], i[:0], m[:0]), "at least one row. Received: an empty batch"),
+    ],
+)
+def test_dtype_value_and_empty_batch_errors(setup, change, fragment):
+    _, model, pixels, ids, mask = setup
+    pixels, ids, mask = change(np.asarray(pixels), np.asarray(ids), np.asarray(mask))
+    with pytest.raises(ValueError, match="Received") as info:
+        call(model, ids, pixels, mask)
+    assert fragment in str(info.value)
