@@ -8,6 +8,6 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install --quiet --upgrade pip
-"$VENV/bin/pip" install --quiet "torch==2.13.0" "tensorflow-cpu==2.21.*" -e ".[torch,tf]"
+"$VENV/bin/pip" install --quiet "torch==2.13.0" "tensorflow-cpu==2.21.*" -e ".[torch,tf,segment]"
 export TF_CPP_MIN_LOG_LEVEL=2
 "$VENV/bin/groupvit" demo "$@"

@@ -41,3 +41,27 @@ def shared_noun_case(seed: int = 3):
     prompt_nouns = np.array([[7, 1], [9, -1], [7, 9], [9, 3]])
     image_nouns = np.array([[7, 1, -1], [9, -1, -1], [7, 9, 4], [9, 3, 5]])
     return groups, prompts, image_nouns, prompt_nouns, 1.7
+
+
+def group_balance_by_loops(soft_maps) -> float:
+    """Mean over stages of the mean over images of log O - H(usage), usage = mean over tokens."""
+    per_stage = []
+    for soft in soft_maps:
+        values = []
+        for image in soft:
+            usage = image.mean(axis=1)
+            values.append(np.log(image.shape[0]) + sum(u * np.log(u) for u in usage if u > 0))
+        per_stage.append(np.mean(values))
+    return float(np.mean(per_stage))
+
+
+def soft_map_case(seed: int = 4):
+    """Two stages of soft assignments [b, O, N] (softmax over groups) and a collapsed and a uniform one."""
+    rng = np.random.default_rng(seed)
+    maps = []
+    for groups, tokens in ((6, 10), (3, 6)):
+        logits = rng.normal(size=(2, groups, tokens)) * 2
+        maps.append(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))
+    collapsed = np.zeros((2, 4, 5))
+    collapsed[:, 1] = 1.0
+    return maps, collapsed, np.full((2, 4, 5), 0.25)

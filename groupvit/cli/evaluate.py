@@ -70,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"miou": scores.mean, "per_class": {n: (None if np.isnan(v) else float(v))
                                                          for n, v in zip(names, scores.per_class)},
-                       "images": len(ids), "split": args.split}, f, indent=2)
+                       "images": len(ids), "split": args.split, "backend": args.backend,
+                       "settings": {k: getattr(args, k) for k in ("bg_thresh", "templates", "mode", "short_side",
+                                                                  "window", "stride")}}, f, indent=2)
     return 0

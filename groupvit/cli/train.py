@@ -42,6 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--grouped-multi-label", action="store_true",
                    help="score the multi-label loss by each image's best-matching group, every image holding a "
                         "prompt's noun a positive (not the authors'; docs/training.md)")
+    p.add_argument("--group-balance", type=float, default=0.0, metavar="W",
+                   help="weight of a group-usage term against groups collapsing (not the authors'; "
+                        "docs/training.md; default 0 = off)")
     p.add_argument("--freeze", type=_items, default=[], help="comma list: text, vision, projections, "
                    "text_projection, visual_projection, logit_scale, group_tokens, all, or name patterns")
     p.add_argument("--unfreeze", type=_items, default=[], help="released after --freeze (same items)")
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer, tokenizer_vocab=args.tokenizer_vocab, steps=args.steps, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
         clip_norm=args.clip_norm or None, multi_label=args.multi_label,
-        grouped_multi_label=args.grouped_multi_label, freeze=args.freeze, unfreeze=args.unfreeze,
+        grouped_multi_label=args.grouped_multi_label, group_balance=args.group_balance, freeze=args.freeze, unfreeze=args.unfreeze,
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
         num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,
         color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),

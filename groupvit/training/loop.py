@@ -87,7 +87,8 @@ def train(run: TrainRun) -> dict[str, Any]:
     trainer_cls = _backend_class(run.backend)
     names = list(weights_names(config))
     options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
-                          grouped=run.grouped_multi_label, logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
+                          grouped=run.grouped_multi_label, group_balance=run.group_balance,
+                          logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
                           frozen=frozen_names(names, run.freeze, run.unfreeze))
     if weights is None:  # from scratch: the backend's init, token tables as the authors (training/init.py)
         weights = {**trainer_cls.initial_weights(config, run.seed), **token_tables(config, run.seed)}
@@ -159,6 +160,8 @@ def train(run: TrainRun) -> dict[str, Any]:
                         "images_per_s": images_per_s, "grad_norm": metrics["grad_norm"],
                         "multi_label_logit_scale": metrics.get("multi_label_logit_scale"),
                         "skipped": batches.skips.total}
+                if "group_balance" in metrics:
+                    last["group_balance"] = metrics["group_balance"]
                 if not all(math.isfinite(v) for v in (metrics["loss"], metrics["grad_norm"])):
                     raise FloatingPointError(f"The loss became non-finite at step {step}: {metrics}. "
                                              "Lower --lr or keep --clip-norm on.")

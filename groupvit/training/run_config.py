@@ -27,6 +27,7 @@ class TrainRun:
     clip_norm: float | None = 5.0
     multi_label: int = 0
     grouped_multi_label: bool = False
+    group_balance: float = 0.0
     freeze: list[str] = field(default_factory=list)
     unfreeze: list[str] = field(default_factory=list)
     resume: bool = False
@@ -57,6 +58,8 @@ class TrainRun:
                              f"Received: batch_size={self.batch_size}")
         if self.multi_label < 0:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={self.multi_label}")
+        if not self.group_balance >= 0:
+            raise ValueError(f"group_balance must be >= 0. Received: group_balance={self.group_balance}")
         if self.grouped_multi_label and not self.multi_label:
             raise ValueError("grouped_multi_label scores the multi-label loss by groups: it needs multi_label K > 0. "
                              f"Received: multi_label={self.multi_label}")
@@ -74,5 +77,5 @@ class TrainRun:
 
 # Settings that define the run's numbers: a resumed run must use the stored ones.
 RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
-                "multi_label", "grouped_multi_label", "freeze", "unfreeze", "seed", "shuffle_buffer", "bf16", "flip", "color_jitter",
+                "multi_label", "grouped_multi_label", "group_balance", "freeze", "unfreeze", "seed", "shuffle_buffer", "bf16", "flip", "color_jitter",
                 "random_erasing", "crop_scale")

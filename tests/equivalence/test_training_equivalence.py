@@ -2,7 +2,7 @@
 
 Losses at every step, then every weight (BatchNorm statistics and logit_scale included), the
 multi-label temperature and the AdamW moments, within `groupvit.equivalence.tolerances` (TRAINING_*).
-The grouped multi-label loss (docs/training.md) is checked the same way.
+The grouped multi-label loss with the group-usage term (docs/training.md) is checked the same way.
 Also: `model.fit` on a tf.data dataset of the same batches equals the `train_on_batch` steps, and a
 PyTorch trainer state resumes in Keras.
 """
@@ -30,7 +30,8 @@ LRS = [SCHEDULE.lr_at(s) for s in range(STEPS)]
 
 
 def _options(k: int, grouped: bool = False) -> StepOptions:
-    return StepOptions(multi_label=k, clip_norm=CLIP, weight_decay=0.05, grouped=grouped)
+    return StepOptions(multi_label=k, clip_norm=CLIP, weight_decay=0.05, grouped=grouped,
+                       group_balance=0.5 if grouped else 0.0)
 
 
 def _noise(config, step: int):
@@ -99,7 +100,7 @@ def test_losses_and_metrics_agree_at_every_step(runs):
     assert any(m["grad_norm"] > CLIP for m in runs["pt_metrics"])  # clipping is exercised
     for step, (pt_m, tf_m) in enumerate(zip(runs["pt_metrics"], runs["tf_metrics"])):
         assert set(tf_m) == set(pt_m), step
-        for key in ("loss", "contrastive", "multi_label"):
+        for key in ("loss", "contrastive", "multi_label", "group_balance"):
             if key in pt_m:
                 assert abs(tf_m[key] - pt_m[key]) <= tol.TRAINING_LOSS.bound(1.0), (step, key, tf_m[key], pt_m[key])
         assert abs(tf_m["grad_norm"] - pt_m["grad_norm"]) <= tol.TRAINING_GRAD_NORM.bound(pt_m["grad_norm"]), step

@@ -7,6 +7,8 @@ both are exactly the single-process losses.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -98,3 +100,17 @@ def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Te
     image_targets = image_pos.to(per_image.dtype) / image_pos.sum(dim=1, keepdim=True)
     prompt_targets = prompt_pos.to(per_prompt.dtype) / prompt_pos.sum(dim=1, keepdim=True)
     return 0.5 * (soft_cross_entropy(per_image, image_targets) + soft_cross_entropy(per_prompt, prompt_targets))
+
+
+def group_balance_loss(soft_maps: list[torch.Tensor]) -> torch.Tensor:
+    """Mean over grouping stages and images of `log O - H(u)`, `u_g = mean_n soft[g, n]` (0 = every group
+    used equally): each image's tokens spread over the groups instead of collapsing into one or two.
+
+    `soft_maps`: the noiseless soft assignments [b, O_s, N_s] of each stage (softmax over groups).
+    """
+    terms = []
+    for soft in soft_maps:
+        usage = soft.float().mean(dim=-1)  # (b, O)
+        entropy = -(usage * torch.log(usage.clamp_min(1e-12))).sum(dim=-1)
+        terms.append(math.log(soft.shape[1]) - entropy)
+    return torch.stack(terms).mean(dim=0).mean()

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from groupvit.pt.groupvit_model import GroupViTModel
-from groupvit.pt.training.losses import clamped_scale, contrastive_loss, grouped_multi_label_loss, multi_label_loss
+from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, grouped_multi_label_loss,
+                                         multi_label_loss)
 
 
 class GroupViTTrainingStep(nn.Module):
@@ -21,11 +22,13 @@ class GroupViTTrainingStep(nn.Module):
     visual head as one batch, so its BatchNorm learns the statistics segmentation meets.
     """
 
-    def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float, grouped: bool = False) -> None:
+    def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float, grouped: bool = False,
+                 group_balance: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.multi_label = int(multi_label)
         self.grouped = bool(grouped) and self.multi_label > 0
+        self.group_balance = float(group_balance)
         self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
                                                     requires_grad=self.multi_label > 0)
 
@@ -41,7 +44,7 @@ class GroupViTTrainingStep(nn.Module):
         prompt_nouns: torch.Tensor | None = None,  # (b, K)
     ) -> dict[str, torch.Tensor]:
         model = self.model
-        vision = model.vision_model(pixel_values, gumbel_noise=gumbel_noise)
+        vision = model.vision_model(pixel_values, gumbel_noise=gumbel_noise, output_attentions=self.group_balance > 0)
         if self.grouped:
             groups = vision.last_hidden_state  # (b, G, D)
             b_img, count = groups.shape[:2]
@@ -71,5 +74,8 @@ class GroupViTTrainingStep(nn.Module):
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
+        if self.group_balance > 0:
+            out["group_balance"] = group_balance_loss(list(vision.attentions))
+            out["loss"] = out["loss"] + self.group_balance * out["group_balance"]
         out["logit_scale"] = clamped_scale(model.logit_scale.detach())
         return out

@@ -9,6 +9,8 @@ are exactly the single-process losses.
 
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 from keras import ops
 
@@ -114,3 +116,14 @@ def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns
     image_targets = image_pos / ops.sum(image_pos, axis=1, keepdims=True)
     prompt_targets = prompt_pos / ops.sum(prompt_pos, axis=1, keepdims=True)
     return 0.5 * (soft_cross_entropy(per_image, image_targets) + soft_cross_entropy(per_prompt, prompt_targets))
+
+
+def group_balance_loss(soft_maps):
+    """Mean over grouping stages and images of `log O - H(u)`, `u_g = mean_n soft[g, n]` (0 = every group
+    used equally); `soft_maps`: the noiseless soft assignments [b, O_s, N_s] of each stage."""
+    terms = []
+    for soft in soft_maps:
+        usage = ops.mean(ops.cast(soft, "float32"), axis=-1)  # (b, O)
+        entropy = -ops.sum(usage * ops.log(ops.maximum(usage, 1e-12)), axis=-1)
+        terms.append(math.log(soft.shape[1]) - entropy)
+    return ops.mean(ops.mean(ops.stack(terms), axis=0))

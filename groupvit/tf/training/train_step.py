@@ -15,8 +15,8 @@ from keras import ops
 from groupvit.configs import GroupViTConfig
 from groupvit.tf._ops import normalize
 from groupvit.tf.groupvit_model import TFGroupViTModel
-from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, grouped_multi_label_loss, multi_label_loss,
-                                         replica_world)
+from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, grouped_multi_label_loss,
+                                         multi_label_loss, replica_world)
 from groupvit.tf.training.optimizer import GroupViTAdamW, Slots
 from groupvit.training.noise import assignment_shapes
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME
@@ -25,7 +25,7 @@ TEXT_INPUTS = ("input_ids", "attention_mask")
 PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
 NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
-GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale")  # TorchTrainer.step's all-reduced metrics
+GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance")  # TorchTrainer.step's all-reduced metrics
 
 
 def _identity(x):
@@ -56,12 +56,14 @@ class TFGroupViTTrainer(TFGroupViTModel):
     """
 
     def __init__(self, config: GroupViTConfig, multi_label: int = 0, logit_scale_init: float = 2.6592,
-                 frozen: frozenset[str] | set[str] = frozenset(), grouped: bool = False, **kwargs: Any) -> None:
+                 frozen: frozenset[str] | set[str] = frozenset(), grouped: bool = False,
+                 group_balance: float = 0.0, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         if multi_label < 0:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={multi_label}")
         self.multi_label = int(multi_label)
         self.grouped = bool(grouped) and self.multi_label > 0
+        self.group_balance = float(group_balance)
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))
@@ -111,7 +113,8 @@ class TFGroupViTTrainer(TFGroupViTModel):
                              "grouped). "
                              f"Received: missing={missing}, unknown={unknown}")
         noise = [tf.cast(data[key], tf.float32) for key in noise_keys]
-        vision = self.vision_model(tf.cast(data["pixel_values"], tf.float32), gumbel_noise=noise, training=True)
+        vision = self.vision_model(tf.cast(data["pixel_values"], tf.float32), gumbel_noise=noise, training=True,
+                                   output_attentions=self.group_balance > 0)
         if self.grouped:  # pooled image and groups through the head as one batch (GroupViTTrainingStep)
             groups = vision.last_hidden_state  # (b, G, D)
             count, width = groups.shape[1], groups.shape[2]
@@ -143,6 +146,9 @@ class TFGroupViTTrainer(TFGroupViTModel):
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
+        if self.group_balance > 0:
+            out["group_balance"] = group_balance_loss(list(vision.attentions))
+            out["loss"] = out["loss"] + self.group_balance * out["group_balance"]
         out["logit_scale"] = clamped_scale(ops.stop_gradient(self.logit_scale))
         return out
 
@@ -171,4 +177,5 @@ class TFGroupViTTrainer(TFGroupViTModel):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "multi_label": self.multi_label, "logit_scale_init": self.logit_scale_init,
-                "frozen": sorted(self.frozen), "grouped": self.grouped}
+                "frozen": sorted(self.frozen), "grouped": self.grouped,
+                "group_balance": self.group_balance}

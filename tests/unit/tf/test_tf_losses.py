@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from groupvit.tf.training.losses import grouped_multi_label_loss, multi_label_loss
-from loss_reference import grouped_by_loops, shared_noun_case
+from groupvit.tf.training.losses import group_balance_loss, grouped_multi_label_loss, multi_label_loss
+from loss_reference import group_balance_by_loops, grouped_by_loops, shared_noun_case, soft_map_case
 
 
 def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_positive():
@@ -26,3 +26,10 @@ def test_grouped_loss_with_one_group_and_distinct_nouns_is_the_multi_label_loss(
     grouped = grouped_multi_label_loss(tf.constant(images[:, None]), tf.constant(prompts), scale,
                                        tf.constant(image_nouns), tf.constant(prompt_nouns))
     assert abs(float(grouped) - float(multi_label_loss(tf.constant(images), tf.constant(prompts), scale))) < 1e-12
+
+
+def test_group_balance_is_zero_for_equal_use_log_groups_for_collapse_and_the_loop_formula():
+    maps, collapsed, uniform = soft_map_case()
+    assert abs(float(group_balance_loss([tf.constant(uniform)]))) < 1e-6
+    assert abs(float(group_balance_loss([tf.constant(collapsed)])) - np.log(4)) < 1e-6
+    assert abs(float(group_balance_loss([tf.constant(m) for m in maps])) - group_balance_by_loops(maps)) < 1e-6

@@ -4,8 +4,9 @@ import numpy as np
 import torch
 
 from groupvit.pt.groupvit_model import contrastive_loss as model_contrastive_loss
-from groupvit.pt.training.losses import clamped_scale, contrastive_loss, grouped_multi_label_loss, multi_label_loss
-from loss_reference import grouped_by_loops, shared_noun_case
+from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, grouped_multi_label_loss,
+                                         multi_label_loss)
+from loss_reference import group_balance_by_loops, grouped_by_loops, shared_noun_case, soft_map_case
 
 
 def _normalized(rng, *shape):
@@ -76,3 +77,11 @@ def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_posi
                                      torch.from_numpy(np.pad(distinct, ((0, 0), (0, 1)), constant_values=-1)),
                                      torch.from_numpy(distinct))
     assert abs(float(other) - expected) > 1e-3
+
+
+def test_group_balance_is_zero_for_equal_use_log_groups_for_collapse_and_the_loop_formula():
+    maps, collapsed, uniform = soft_map_case()
+    as_t = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
+    assert abs(float(group_balance_loss([as_t(uniform)]))) < 1e-6
+    assert abs(float(group_balance_loss([as_t(collapsed)])) - np.log(4)) < 1e-6
+    assert abs(float(group_balance_loss([as_t(m) for m in maps])) - group_balance_by_loops(maps)) < 1e-6
