@@ -119,8 +119,12 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     print(f"1. shapes-tiny (trained from captions only, shipped in the package): {args.scenes} held-out scenes "
           f"(seed {HELD_OUT_SEED}) segmented in PyTorch and in Keras")
-    summary = shapes_tiny_demo(args.out, args.scenes, args.score_scenes)
-    if args.score_scenes:
+    try:
+        summary = shapes_tiny_demo(args.out, args.scenes, args.score_scenes)
+    except FileNotFoundError as err:  # a checkout without the shipped model (see scripts/shapes-tiny/train.sh)
+        print(f"   skipped: {err}")
+        summary = {}
+    if args.score_scenes and summary:
         print(f"2. zero-shot mIoU on {args.score_scenes} more held-out scenes (9 classes, background included): "
               f"PyTorch {100 * summary['miou_pt']:.2f} %, Keras {100 * summary['miou_tf']:.2f} %; label maps differ "
               f"on {summary['pixels_differing']} of {summary['pixels']} pixels")
