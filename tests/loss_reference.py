@@ -44,24 +44,28 @@ def shared_noun_case(seed: int = 3):
 
 
 def group_balance_by_loops(soft_maps) -> float:
-    """Mean over stages of the mean over images of log O - H(usage), usage = mean over tokens."""
+    """Mean over stages of the mean over images of log O - H(usage) + mean over tokens of H(token)."""
     per_stage = []
     for soft in soft_maps:
         values = []
         for image in soft:
             usage = image.mean(axis=1)
-            values.append(np.log(image.shape[0]) + sum(u * np.log(u) for u in usage if u > 0))
+            tokens = [-sum(p * np.log(p) for p in image[:, n] if p > 0) for n in range(image.shape[1])]
+            values.append(np.log(image.shape[0]) + sum(u * np.log(u) for u in usage if u > 0) + np.mean(tokens))
         per_stage.append(np.mean(values))
     return float(np.mean(per_stage))
 
 
 def soft_map_case(seed: int = 4):
-    """Two stages of soft assignments [b, O, N] (softmax over groups) and a collapsed and a uniform one."""
+    """Two stages of soft assignments [b, O, N] (softmax over groups); a collapsed, a uniform and a balanced
+    one-hot map (4 groups, 8 tokens)."""
     rng = np.random.default_rng(seed)
     maps = []
     for groups, tokens in ((6, 10), (3, 6)):
         logits = rng.normal(size=(2, groups, tokens)) * 2
         maps.append(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))
-    collapsed = np.zeros((2, 4, 5))
+    collapsed = np.zeros((2, 4, 8))
     collapsed[:, 1] = 1.0
-    return maps, collapsed, np.full((2, 4, 5), 0.25)
+    balanced = np.zeros((2, 4, 8))
+    balanced[:, np.arange(8) % 4, np.arange(8)] = 1.0
+    return maps, collapsed, np.full((2, 4, 8), 0.25), balanced

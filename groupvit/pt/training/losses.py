@@ -103,14 +103,17 @@ def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Te
 
 
 def group_balance_loss(soft_maps: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over grouping stages and images of `log O - H(u)`, `u_g = mean_n soft[g, n]` (0 = every group
-    used equally): each image's tokens spread over the groups instead of collapsing into one or two.
+    """Mean over grouping stages and images of `log O - H(u) + mean_n H(soft[:, n])`, `u_g = mean_n soft[g, n]`:
+    0 when every token picks one group for sure and every group gets an equal share, `log O` both when
+    one group takes everything and when no token prefers a group (docs/training.md).
 
     `soft_maps`: the noiseless soft assignments [b, O_s, N_s] of each stage (softmax over groups).
     """
     terms = []
     for soft in soft_maps:
-        usage = soft.float().mean(dim=-1)  # (b, O)
-        entropy = -(usage * torch.log(usage.clamp_min(1e-12))).sum(dim=-1)
-        terms.append(math.log(soft.shape[1]) - entropy)
+        soft = soft.float()
+        usage = soft.mean(dim=-1)  # (b, O)
+        usage_entropy = -(usage * torch.log(usage.clamp_min(1e-12))).sum(dim=-1)
+        token_entropy = -(soft * torch.log(soft.clamp_min(1e-12))).sum(dim=1).mean(dim=-1)  # (b,)
+        terms.append(math.log(soft.shape[1]) - usage_entropy + token_entropy)
     return torch.stack(terms).mean(dim=0).mean()

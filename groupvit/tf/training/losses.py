@@ -119,11 +119,13 @@ def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns
 
 
 def group_balance_loss(soft_maps):
-    """Mean over grouping stages and images of `log O - H(u)`, `u_g = mean_n soft[g, n]` (0 = every group
-    used equally); `soft_maps`: the noiseless soft assignments [b, O_s, N_s] of each stage."""
+    """Mean over grouping stages and images of `log O - H(u) + mean_n H(soft[:, n])`, `u_g = mean_n soft[g, n]`
+    (GroupViTTrainingStep's; docs/training.md); `soft_maps`: the noiseless soft assignments [b, O_s, N_s]."""
     terms = []
     for soft in soft_maps:
-        usage = ops.mean(ops.cast(soft, "float32"), axis=-1)  # (b, O)
-        entropy = -ops.sum(usage * ops.log(ops.maximum(usage, 1e-12)), axis=-1)
-        terms.append(math.log(soft.shape[1]) - entropy)
+        soft = ops.cast(soft, "float32")
+        usage = ops.mean(soft, axis=-1)  # (b, O)
+        usage_entropy = -ops.sum(usage * ops.log(ops.maximum(usage, 1e-12)), axis=-1)
+        token_entropy = ops.mean(-ops.sum(soft * ops.log(ops.maximum(soft, 1e-12)), axis=1), axis=-1)  # (b,)
+        terms.append(math.log(soft.shape[1]) - usage_entropy + token_entropy)
     return ops.mean(ops.mean(ops.stack(terms), axis=0))

@@ -28,8 +28,9 @@ def test_grouped_loss_with_one_group_and_distinct_nouns_is_the_multi_label_loss(
     assert abs(float(grouped) - float(multi_label_loss(tf.constant(images), tf.constant(prompts), scale))) < 1e-12
 
 
-def test_group_balance_is_zero_for_equal_use_log_groups_for_collapse_and_the_loop_formula():
-    maps, collapsed, uniform = soft_map_case()
-    assert abs(float(group_balance_loss([tf.constant(uniform)]))) < 1e-6
+def test_group_balance_is_zero_for_sure_equal_use_log_groups_for_collapse_or_indecision_and_the_loop_formula():
+    maps, collapsed, uniform, balanced = soft_map_case()
+    assert abs(float(group_balance_loss([tf.constant(balanced)]))) < 1e-6
+    assert abs(float(group_balance_loss([tf.constant(uniform)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([tf.constant(collapsed)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([tf.constant(m) for m in maps])) - group_balance_by_loops(maps)) < 1e-6

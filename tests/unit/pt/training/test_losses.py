@@ -79,9 +79,10 @@ def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_posi
     assert abs(float(other) - expected) > 1e-3
 
 
-def test_group_balance_is_zero_for_equal_use_log_groups_for_collapse_and_the_loop_formula():
-    maps, collapsed, uniform = soft_map_case()
+def test_group_balance_is_zero_for_sure_equal_use_log_groups_for_collapse_or_indecision_and_the_loop_formula():
+    maps, collapsed, uniform, balanced = soft_map_case()
     as_t = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
-    assert abs(float(group_balance_loss([as_t(uniform)]))) < 1e-6
+    assert abs(float(group_balance_loss([as_t(balanced)]))) < 1e-6
+    assert abs(float(group_balance_loss([as_t(uniform)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([as_t(collapsed)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([as_t(m) for m in maps])) - group_balance_by_loops(maps)) < 1e-6
