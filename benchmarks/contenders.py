@@ -41,7 +41,9 @@ CONTENDERS: dict[str, Contender] = {
             ("port-tf-eager", "port-tf-function", "ours-pt"),
         ),
         Contender("port-tf-eager", "port-tf", "transformers 4.57 TFGroupViTModel (Keras 2, tf-keras), eager call"),
-        Contender("port-tf-function", "port-tf", "transformers 4.57 TFGroupViTModel (Keras 2, tf-keras) in tf.function"),
+        Contender(
+            "port-tf-function", "port-tf", "transformers 4.57 TFGroupViTModel (Keras 2, tf-keras) in tf.function"
+        ),
         Contender(MATMUL, "ours-pt", "fp32 2048x2048 @ 2048x2048 (torch.mm), the throughput yardstick"),
     )
 }

@@ -14,7 +14,8 @@ def _median(values: list[float]) -> float | None:
 
 
 def summarize_case(result: CaseResult) -> dict[str, Any]:
-    """Per contender: median/min/max seconds, GFLOP/s, fraction of matmul and speed-ups (medians of per-round ratios)."""
+    """Per contender: median/min/max seconds, GFLOP/s, fraction of matmul and speed-ups
+    (medians of per-round ratios)."""
     out: dict[str, Any] = {}
     names = sorted({n for r in result.rounds for n in r}, key=list(CONTENDERS).index)
     for name in names:
@@ -82,8 +83,10 @@ def _fmt_speedups(speedups: dict[str, float]) -> str:
 
 
 def markdown(summary: dict[str, Any]) -> str:
-    lines = ["| case | contender | median ms | min-max ms | GFLOP/s | % of matmul | speed-up (median of per-round ratios) |",
-             "|---|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| case | contender | median ms | min-max ms | GFLOP/s | % of matmul | speed-up (median of per-round ratios) |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for case, rows in summary["cases"].items():
         flops = summary["flops"].get(case)
         label = f"{case} ({flops / 1e9:.1f} GFLOP)" if flops else case
@@ -127,8 +130,10 @@ def header(summary: dict[str, Any]) -> str:
         f"- machine: {m['cpu']}, {m['cores']} cores ({m['platform']}), shared with other jobs\n"
         f"- command: `{summary['command']}`\n"
         f"- code: {summary.get('code', '?')}\n"
-        f"- default size (`GroupViTConfig()`, 55.7 M parameters), random weights, {summary['threads']} threads per worker, "
-        f"{summary['warmup']} warm-up calls, {summary['rounds']} rounds ({summary['train_rounds']} for the training step); "
+        "- default size (`GroupViTConfig()`, 55.7 M parameters), random weights, "
+        f"{summary['threads']} threads per worker, "
+        f"{summary['warmup']} warm-up calls, {summary['rounds']} rounds "
+        f"({summary['train_rounds']} for the training step); "
         "one worker process per contender; every round calls every contender once in rotating order; "
         "speed-ups and % of matmul are medians of per-round ratios\n"
         f"- versions: {versions}\n"

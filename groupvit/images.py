@@ -114,7 +114,9 @@ def clip_preprocess(
     if do_center_crop:
         top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
         if top < 0 or left < 0:
-            raise ValueError(f"The image must cover the crop. Received: image={image.shape[:2]}, crop={(height, width)}")
+            raise ValueError(
+                f"The image must cover the crop. Received: image={image.shape[:2]}, crop={(height, width)}"
+            )
         image = image[top:top + height, left:left + width]
     pixels = image.astype(np.float32) * np.float32(rescale_factor)
     if do_normalize:
@@ -126,7 +128,9 @@ def _size_value(value: Any, key: str) -> int:
     if isinstance(value, dict):
         value = value.get("shortest_edge", value.get("height"))
     if not isinstance(value, int):
-        raise ValueError(f"preprocessor_config.json {key} must be an int or {{'shortest_edge': n}}. Received: {value!r}")
+        raise ValueError(
+            f"preprocessor_config.json {key} must be an int or {{'shortest_edge': n}}. Received: {value!r}"
+        )
     return value
 
 

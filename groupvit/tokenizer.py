@@ -85,7 +85,9 @@ class ClipTokenizer:
 
     def __init__(self, backend, max_length: int = 77, pad_id: int | None = None, pad_to_max_length: bool = False):
         if max_length < 2:
-            raise ValueError(f"max_length must leave room for the start and end tokens. Received: max_length={max_length}")
+            raise ValueError(
+                f"max_length must leave room for the start and end tokens. Received: max_length={max_length}"
+            )
         self.backend = backend
         self.max_length = int(max_length)
         self.start_id = self._special_id(START_TOKEN)

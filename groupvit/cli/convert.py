@@ -52,8 +52,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     parser.add_argument("src", metavar="SRC", help="checkpoint directory or weight file to read")
     parser.add_argument("dst", metavar="DST", help="checkpoint directory or weight file to write")
-    parser.add_argument("--format", choices=WRITABLE, default=None, help="output format (default: from DST, else safetensors)")
-    parser.add_argument("--config", metavar="CONFIG_JSON", default=None, help="config.json to use (default: beside SRC)")
+    parser.add_argument(
+        "--format", choices=WRITABLE, default=None, help="output format (default: from DST, else safetensors)"
+    )
+    parser.add_argument(
+        "--config", metavar="CONFIG_JSON", default=None, help="config.json to use (default: beside SRC)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing files in DST")
     parser.set_defaults(func=run)
     return parser
@@ -64,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
 
     bar = ProgressBar()
     try:
-        result = convert(args.src, args.dst, format=args.format, overwrite=args.overwrite, config=args.config, progress=bar)
+        result = convert(
+            args.src, args.dst, format=args.format, overwrite=args.overwrite, config=args.config, progress=bar
+        )
     finally:
         bar.close()
     print(result.summary())

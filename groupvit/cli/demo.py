@@ -59,7 +59,8 @@ def _panel_picture(scene, pt_result, tf_result, names) -> np.ndarray:
     colors = label_colors(len(names))
     panels = [("image", scene.image), ("ground truth", colors[scene.mask]),
               ("PyTorch", colors[pt_result.labels]), ("Keras", colors[tf_result.labels])]
-    panels += [(f"groups, stage {s + 1}", group_map_picture(scene.image, g)) for s, g in enumerate(pt_result.group_maps)]
+    panels += [(f"groups, stage {s + 1}", group_map_picture(scene.image, g))
+               for s, g in enumerate(pt_result.group_maps)]
     side, gap, title_h = SCENE_SIZE * ZOOM, 6, 18
     present = sorted(set(np.unique(scene.mask)) | set(np.unique(pt_result.labels)) | set(np.unique(tf_result.labels)))
     legend_h = 20

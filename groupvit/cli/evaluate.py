@@ -19,10 +19,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--class-names", help="class-name file (default: classes.txt in --data)")
     parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
-    parser.add_argument("--bg-thresh", type=float, default=None, help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)")
-    parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=None, help="default: the checkpoint's, else 80")
-    parser.add_argument("--mode", choices=("whole", "slide"), default=None, help="default: the checkpoint's, else slide")
-    parser.add_argument("--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)")
+    parser.add_argument(
+        "--bg-thresh",
+        type=float,
+        default=None,
+        help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)",
+    )
+    parser.add_argument(
+        "--templates", type=int, choices=(1, 7, 80), default=None, help="default: the checkpoint's, else 80"
+    )
+    parser.add_argument(
+        "--mode", choices=("whole", "slide"), default=None, help="default: the checkpoint's, else slide"
+    )
+    parser.add_argument(
+        "--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)"
+    )
     parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
     parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
     parser.add_argument("--limit", type=int, help="evaluate only the first N images of the split")

@@ -17,13 +17,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "<name>_overlay.png, <name>_groups_stage<s>.png (whole mode) and <name>.json.",
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files or folders of images")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint directory (weights, config.json, tokenizer files)")
-    parser.add_argument("--labels", required=True, help='comma-separated class names; synonyms with ";": "tv; monitor,cat"')
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint directory (weights, config.json, tokenizer files)"
+    )
+    parser.add_argument(
+        "--labels", required=True, help='comma-separated class names; synonyms with ";": "tv; monitor,cat"'
+    )
     parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
-    parser.add_argument("--bg-thresh", type=float, default=None, help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)")
+    parser.add_argument(
+        "--bg-thresh",
+        type=float,
+        default=None,
+        help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)",
+    )
     parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=1, help="prompt template set")
     parser.add_argument("--mode", choices=("whole", "slide"), default="whole")
-    parser.add_argument("--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)")
+    parser.add_argument(
+        "--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)"
+    )
     parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
     parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
     parser.add_argument("--top-k", type=int, default=5)

@@ -21,7 +21,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("checkpoint", help="checkpoint directory or weight file (any format of groupvit convert)")
     parser.add_argument("--image", help="image file (needs Pillow); default: a built-in synthetic picture")
-    parser.add_argument("--texts", help='comma-separated texts, e.g. "a cat,a dog" (needs a tokenizer in the checkpoint)')
+    parser.add_argument(
+        "--texts", help='comma-separated texts, e.g. "a cat,a dog" (needs a tokenizer in the checkpoint)'
+    )
     parser.add_argument("--config", help="config.json for a weight file without one beside it")
     parser.add_argument("--out", help="folder for the two backends' segmentation maps as PNG, side by side")
     parser.add_argument("--jit", action="store_true", help="run the Keras model compiled with XLA")

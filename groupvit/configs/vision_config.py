@@ -159,7 +159,9 @@ class GroupViTVisionConfig(ConfigBase):
         lists = {n: getattr(self, n) for n in ("depths", "num_group_tokens", "num_output_groups")}
         for name, value in lists.items():
             if not isinstance(value, list) or not value:
-                raise ValueError(f"{self._ctx()}{name} must be a non-empty list of integers. Received: {name}={value!r}")
+                raise ValueError(
+                    f"{self._ctx()}{name} must be a non-empty list of integers. Received: {name}={value!r}"
+                )
             if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value):
                 raise ValueError(f"{self._ctx()}{name} must hold non-negative integers. Received: {name}={value!r}")
         if len({len(v) for v in lists.values()}) != 1:

@@ -34,7 +34,9 @@ def mean_iou(
     for pred, gt in zip(pred_label_maps, gt_label_maps, strict=True):
         pred, gt = np.asarray(pred), np.asarray(gt)
         if pred.shape != gt.shape:
-            raise ValueError(f"Prediction and ground truth must have the same shape. Received: {pred.shape} vs {gt.shape}")
+            raise ValueError(
+                f"Prediction and ground truth must have the same shape. Received: {pred.shape} vs {gt.shape}"
+            )
         keep = gt != ignore_index
         pred, gt = pred[keep].astype(np.int64), gt[keep].astype(np.int64)
         for name, values in (("prediction", pred), ("ground truth", gt)):

@@ -100,8 +100,9 @@ class Segmenter:
             np.concatenate([p.image_features for p in parts]),
         )
 
-    def _window_scores(self, out: backends.VisionArrays, index: int, hw: tuple[int, int], text: np.ndarray,
-                       bg: float, top_k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    def _window_scores(
+        self, out: backends.VisionArrays, index: int, hw: tuple[int, int], text: np.ndarray, bg: float, top_k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
         """(scores [C + 1, h, w], aff, image probabilities, top-k, group index maps per stage) of one input."""
         grid = (hw[0] // self.patch_hw[0], hw[1] // self.patch_hw[1])
         chained = zero_shot.chain_soft_maps([m[index] for m in out.soft_maps])

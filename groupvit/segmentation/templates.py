@@ -48,14 +48,18 @@ def resolve_templates(templates: int | Sequence[str]) -> tuple[str, ...]:
     """1, 7 or 80 (a built-in set) or a list of strings each holding one "{}"."""
     if isinstance(templates, int) and not isinstance(templates, bool):
         if templates not in TEMPLATE_SETS:
-            raise ValueError(f"templates must be one of {sorted(TEMPLATE_SETS)} or a list. Received: templates={templates}")
+            raise ValueError(
+                f"templates must be one of {sorted(TEMPLATE_SETS)} or a list. Received: templates={templates}"
+            )
         return TEMPLATE_SETS[templates]
     if isinstance(templates, str):
         templates = [templates]
     templates = tuple(templates)
     bad = [t for t in templates if not isinstance(t, str) or t.count("{}") != 1]
     if not templates or bad:
-        raise ValueError(f'templates must be non-empty strings with exactly one "{{}}". Received: templates={templates!r}')
+        raise ValueError(
+            f'templates must be non-empty strings with exactly one "{{}}". Received: templates={templates!r}'
+        )
     return templates
 
 

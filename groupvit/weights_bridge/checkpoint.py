@@ -35,7 +35,8 @@ def resolve_config(config: ConfigArg, weight_file: str, fmt: Format) -> tuple[Gr
     if config is not None:
         if not isinstance(config, (str, os.PathLike)):
             raise TypeError(
-                f"config must be a GroupViTConfig or a path to config.json. Received: config of type {type(config).__name__}"
+                "config must be a GroupViTConfig or a path to config.json. "
+                f"Received: config of type {type(config).__name__}"
             )
         file = os.fspath(config)
         file = os.path.join(file, CONFIG_NAME) if os.path.isdir(file) else file

@@ -71,14 +71,18 @@ def convert(
     copies: dict[str, str] = {}  # final name -> source file
     if is_dir:
         src_folder = os.path.dirname(os.path.abspath(weight_file))
-        copies = {n: os.path.join(src_folder, n) for n in COMPANION_FILES if os.path.isfile(os.path.join(src_folder, n))}
+        copies = {
+            n: os.path.join(src_folder, n) for n in COMPANION_FILES if os.path.isfile(os.path.join(src_folder, n))
+        }
         if config_file is not None:
             copies[CONFIG_NAME] = config_file
     finals = [os.path.join(folder, n) for n in [file_name, *([CONFIG_NAME] if is_dir else []), *copies]]
     sources = [weight_file, *copies.values()] + ([config_file] if config_file else [])
     clashes = [f for f in dict.fromkeys(finals) if any(_same_file(f, s) for s in sources)]
     if clashes:
-        raise ValueError(f"The destination must not write over the source. Received: dst files {clashes} are source files")
+        raise ValueError(
+            f"The destination must not write over the source. Received: dst files {clashes} are source files"
+        )
     existing = [f for f in dict.fromkeys(finals) if os.path.exists(f)]
     if existing and not overwrite:
         raise FileExistsError(f"The destination files must not exist (pass --overwrite). Received: {existing}")

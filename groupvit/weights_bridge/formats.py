@@ -41,7 +41,9 @@ def _read_bin(path: str, config: GroupViTConfig, progress: Progress | None) -> d
     return check_weights(config, read_pytorch_bin(path), path, fill_optional=True)
 
 
-def _write_safetensors(config: GroupViTConfig, weights: dict[str, np.ndarray], path: str, progress: Progress | None) -> None:
+def _write_safetensors(
+    config: GroupViTConfig, weights: dict[str, np.ndarray], path: str, progress: Progress | None
+) -> None:
     write_safetensors(check_weights(config, weights, "the weights to write", fill_optional=True), path)
 
 
@@ -83,4 +85,7 @@ def format_in_directory(directory: str) -> tuple[Format, str]:
     if len(pth) == 1:
         return FORMATS["pth"], os.path.join(directory, pth[0])
     names = [FORMATS[n].file_name for n in DIRECTORY_ORDER] + ["one *.pth"]
-    raise FileNotFoundError(f"A checkpoint directory must hold one of {names}. Received: {directory!r} with {sorted(os.listdir(directory))[:10]}")
+    raise FileNotFoundError(
+        f"A checkpoint directory must hold one of {names}. "
+        f"Received: {directory!r} with {sorted(os.listdir(directory))[:10]}"
+    )

@@ -26,7 +26,9 @@ WEIGHT_SUFFIX = ":0"
 Progress = Callable[[int], None]
 
 
-def read_keras2_h5(path: str | os.PathLike, config: GroupViTConfig, progress: Progress | None = None) -> dict[str, np.ndarray]:
+def read_keras2_h5(
+    path: str | os.PathLike, config: GroupViTConfig, progress: Progress | None = None
+) -> dict[str, np.ndarray]:
     """Canonical weights (PyTorch names and layouts) of a `tf_model.h5` written for `config`."""
     import h5py
 
@@ -39,7 +41,9 @@ def read_keras2_h5(path: str | os.PathLike, config: GroupViTConfig, progress: Pr
     with _open(path) as f:
         layers = _read_names(f, "layer_names", path)
         if layers != [MAIN_LAYER]:
-            raise CheckpointFormatError(path, EXPECTED + f" with layer_names == [{MAIN_LAYER!r}]", f"layer_names={layers}")
+            raise CheckpointFormatError(
+                path, EXPECTED + f" with layer_names == [{MAIN_LAYER!r}]", f"layer_names={layers}"
+            )
         group = f[MAIN_LAYER]
         for weight_name in _read_names(group, "weight_names", path):
             parts = weight_name.split("/")
@@ -87,7 +91,9 @@ def write_keras2_h5(
     scope = MODEL_SCOPES[model_class]
     # The port lists logit_scale, the other trainable weights, then the BatchNorm statistics.
     entries = [(key, name, t) for key, (name, t) in table.items() if name is not None]
-    entries.sort(key=lambda e: 0 if e[0] == "logit_scale" else 2 if e[1].endswith(("moving_mean", "moving_variance")) else 1)
+    entries.sort(
+        key=lambda e: 0 if e[0] == "logit_scale" else 2 if e[1].endswith(("moving_mean", "moving_variance")) else 1
+    )
     names = [f"{scope}/{MAIN_LAYER}/{name}{WEIGHT_SUFFIX}" for _, name, _ in entries]
     with h5py.File(os.fspath(path), "w") as f:
         _write_names(f, "layer_names", [MAIN_LAYER])

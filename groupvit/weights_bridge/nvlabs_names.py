@@ -89,7 +89,7 @@ def _expand(template: str, config: GroupViTConfig) -> list[tuple[dict[str, int],
     if "{s}" in template:
         combos = [{"s": s, **c} for c in combos for s in stages]
     if "{l}" in template:
-        combos = [{"l": l, **c} for c in combos for l in layers]
+        combos = [{"l": layer, **c} for c in combos for layer in layers]
     return combos
 
 

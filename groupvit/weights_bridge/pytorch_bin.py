@@ -21,7 +21,11 @@ def read_pytorch_bin(path: str | os.PathLike) -> dict[str, np.ndarray]:
 def state_dict_arrays(obj: object, path: str | os.PathLike, expected: str) -> dict[str, np.ndarray]:
     if not isinstance(obj, dict):
         raise CheckpointFormatError(path, expected, f"an object of type {type(obj).__name__}")
-    bad = [f"{k!r}: {type(v).__name__}" for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, np.ndarray)]
+    bad = [
+        f"{k!r}: {type(v).__name__}"
+        for k, v in obj.items()
+        if not isinstance(k, str) or not isinstance(v, np.ndarray)
+    ]
     if bad:
         raise CheckpointFormatError(path, expected, f"non-tensor entries {bad[:5]}")
     return dict(obj)

@@ -1,8 +1,9 @@
 """Reading `torch.save` files without torch and without running code from the file.
 
 A restricted unpickler over torch's zip format (`<archive>/data.pkl`, `<archive>/data/<key>`,
-`<archive>/byteorder`), and over the legacy pre-1.6 stream format (see `torch_legacy`). Only the globals that rebuild tensors are honoured; any other
-global is refused by name before anything is called. With `inert_globals=True` (the
+`<archive>/byteorder`), and over the legacy pre-1.6 stream format (see `torch_legacy`). Only
+the globals that rebuild tensors are honoured; any other global is refused by name before
+anything is called. With `inert_globals=True` (the
 authors' training checkpoints, which also pickle an OmegaConf config) other globals become
 inert placeholder classes: nothing is imported, nothing runs, and tensors can still only
 come from the rebuild records.
@@ -157,16 +158,22 @@ def load_torch_file(path: str | os.PathLike, *, inert_globals: bool = False) -> 
         with open(path, "rb") as f:
             head = f.read(2)
             if head[:1] != pickle.PROTO:
-                raise CheckpointFormatError(path, EXPECTED, f"neither a zip archive nor a pickle (starts with {head!r})")
+                raise CheckpointFormatError(
+                    path, EXPECTED, f"neither a zip archive nor a pickle (starts with {head!r})"
+                )
             f.seek(0)
             from groupvit.weights_bridge.torch_legacy import load_legacy_stream
 
             try:
-                return load_legacy_stream(path, f, lambda stream, alloc: _RestrictedUnpickler(stream, {}, alloc, inert_globals))
+                return load_legacy_stream(
+                    path, f, lambda stream, alloc: _RestrictedUnpickler(stream, {}, alloc, inert_globals)
+                )
             except (EOFError, pickle.UnpicklingError, ValueError) as err:
                 if isinstance(err, CheckpointFormatError):
                     raise
-                raise CheckpointFormatError(path, EXPECTED + " (legacy format)", f"{type(err).__name__}: {err}") from None
+                raise CheckpointFormatError(
+                    path, EXPECTED + " (legacy format)", f"{type(err).__name__}: {err}"
+                ) from None
     try:
         with zipfile.ZipFile(path) as archive:
             return _load_archive(path, archive, inert_globals)
@@ -180,7 +187,9 @@ def _load_archive(path: str, archive: zipfile.ZipFile, inert_globals: bool) -> A
     names = archive.namelist()
     pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
     if len(pickles) != 1:
-        raise CheckpointFormatError(path, EXPECTED, f"a zip archive without one <archive>/data.pkl (entries: {names[:5]})")
+        raise CheckpointFormatError(
+            path, EXPECTED, f"a zip archive without one <archive>/data.pkl (entries: {names[:5]})"
+        )
     prefix = pickles[0][: -len("data.pkl")]
     byteorder = "little"
     if prefix + "byteorder" in names:
@@ -193,7 +202,9 @@ def _load_archive(path: str, archive: zipfile.ZipFile, inert_globals: bool) -> A
         wide = dtype == "bf16"
         item = np.dtype("u2" if wide else dtype)
         if info.file_size != numel * item.itemsize:
-            raise pickle.UnpicklingError(f"storage {key} holds {info.file_size} bytes, expected {numel * item.itemsize}")
+            raise pickle.UnpicklingError(
+                f"storage {key} holds {info.file_size} bytes, expected {numel * item.itemsize}"
+            )
         buffer = bytearray(info.file_size)
         with archive.open(info) as f:
             if f.readinto(buffer) != info.file_size:

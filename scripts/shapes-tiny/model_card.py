@@ -62,10 +62,12 @@ def main(run: str, measure: str, out: str, extra: str | None = None) -> None:
         lines.append(f"| {backend}, other vocabulary (classes_alt.txt: plurals and synonyms) | "
                      f"{pct(row['alt_vocabulary'])} |")
         if "hard_variant" in row:
-            lines.append(f"| {backend}, hard variant (colour independent of class, seed 3) | {pct(row['hard_variant'])} |")
+            lines.append(f"| {backend}, hard variant (colour independent of class, seed 3) | "
+                         f"{pct(row['hard_variant'])} |")
     lines.append(f"| untrained initial model (same config and tokenizer), default threshold | "
                  f"{pct(m['untrained']['default'])} |")
-    lines.append(f"| untrained initial model, best over the threshold sweep | {pct(m['untrained']['best_over_sweep'])} |")
+    lines.append(f"| untrained initial model, best over the threshold sweep | "
+                 f"{pct(m['untrained']['best_over_sweep'])} |")
     lines.append(f"| best constant prediction (every pixel `{m['best_constant']['label']}`) | "
                  f"{pct(m['best_constant']['miou'])} |")
     lines += ["", "Background-threshold sweep (PyTorch): " + ", ".join(

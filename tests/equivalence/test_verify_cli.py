@@ -27,7 +27,9 @@ def test_verify_default_size_h5_checkpoint_passes(default_checkpoint, capsys):
     assert (out_dir / "segmentation_pt_vs_tf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("key", ["vision_model.encoder.stages.1.layers.0.mlp.fc2.bias", "text_projection.1.running_var"])
+@pytest.mark.parametrize(
+    "key", ["vision_model.encoder.stages.1.layers.0.mlp.fc2.bias", "text_projection.1.running_var"]
+)
 def test_one_perturbed_tensor_in_one_backend_fails(default_checkpoint, monkeypatch, capsys, key):
     real_build = runner.build_models
 

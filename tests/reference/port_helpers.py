@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 import transformers
-from transformers.models.groupvit import modeling_groupvit as port_module
+from transformers.models.groupvit import modeling_groupvit as port_module  # noqa: F401 - conftest.py patches it
 
 from groupvit.configs import GroupViTConfig
 from groupvit.equivalence.tolerances import ACTIVATION

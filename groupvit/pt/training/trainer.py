@@ -127,7 +127,8 @@ class TorchTrainer:
         if not self.options.multi_label:
             values.pop("multi_label")
         else:
-            values["multi_label_logit_scale"] = float(self.step_module.multi_label_logit_scale.detach().exp().clamp(max=100))
+            scale = self.step_module.multi_label_logit_scale.detach()
+            values["multi_label_logit_scale"] = float(scale.exp().clamp(max=100))
         return values
 
     # ----- state -------------------------------------------------------------------------------

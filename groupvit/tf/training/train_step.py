@@ -25,7 +25,8 @@ TEXT_INPUTS = ("input_ids", "attention_mask")
 PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
 NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
-GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance")  # TorchTrainer.step's all-reduced metrics
+# TorchTrainer.step's all-reduced metrics
+GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance")
 
 
 def _identity(x):

@@ -18,7 +18,11 @@ def test_convert_directory_to_h5_and_back(run, tmp_path, checkpoint_dir, weights
     assert run(checkpoint_dir, tmp_path / "h5", "--format", "h5") == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "tensors" in out and "parameters" in out and "bytes" in out
-    assert sorted(p.name for p in (tmp_path / "h5").iterdir()) == ["config.json", "tf_model.h5", "tokenizer_config.json"]
+    assert sorted(p.name for p in (tmp_path / "h5").iterdir()) == [
+        "config.json",
+        "tf_model.h5",
+        "tokenizer_config.json",
+    ]
     assert run(tmp_path / "h5", tmp_path / "back") == 0
     _, loaded = load_checkpoint(tmp_path / "back")
     assert_same_weights(weights, loaded, skip_counters=True)
@@ -28,7 +32,8 @@ def test_convert_directory_to_h5_and_back(run, tmp_path, checkpoint_dir, weights
 def test_file_destination_extension_picks_the_format(run, tmp_path, checkpoint_dir):
     assert run(checkpoint_dir, tmp_path / "weights" / "tf_model.h5") == 0
     assert sorted(p.name for p in (tmp_path / "weights").iterdir()) == ["tf_model.h5"]
-    assert run(tmp_path / "weights" / "tf_model.h5", tmp_path / "x.safetensors", "--config", checkpoint_dir / "config.json") == 0
+    src = tmp_path / "weights" / "tf_model.h5"
+    assert run(src, tmp_path / "x.safetensors", "--config", checkpoint_dir / "config.json") == 0
 
 
 def test_refuses_existing_files_without_overwrite(run, tmp_path, checkpoint_dir, capsys):

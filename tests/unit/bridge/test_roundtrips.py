@@ -25,7 +25,9 @@ def test_safetensors_without_batchnorm_counters_reads_them_as_zero(tmp_path, con
     from groupvit.weights_bridge.safetensors_io import write_safetensors
 
     config.save_pretrained(tmp_path)
-    write_safetensors({k: v for k, v in weights.items() if not k.endswith("num_batches_tracked")}, tmp_path / "model.safetensors")
+    write_safetensors(
+        {k: v for k, v in weights.items() if not k.endswith("num_batches_tracked")}, tmp_path / "model.safetensors"
+    )
     _, loaded = load_checkpoint(tmp_path)
     assert_same_weights(weights, loaded, skip_counters=True)
     assert loaded["text_projection.1.num_batches_tracked"].dtype == np.int64
@@ -62,8 +64,14 @@ def test_h5_layout_is_the_old_ports(tmp_path, config, weights):
 @pytest.mark.parametrize(
     "key, name",
     [
-        ("vision_model.encoder.stages.1.group_projector.0.weight", "vision_model/encoder/stages_._1/group_projector.0/gamma"),
-        ("vision_model.encoder.stages.1.group_projector.1.fc2.weight", "vision_model/encoder/stages_._1/group_projector.1/fc2/kernel"),
+        (
+            "vision_model.encoder.stages.1.group_projector.0.weight",
+            "vision_model/encoder/stages_._1/group_projector.0/gamma",
+        ),
+        (
+            "vision_model.encoder.stages.1.group_projector.1.fc2.weight",
+            "vision_model/encoder/stages_._1/group_projector.1/fc2/kernel",
+        ),
         ("text_model.embeddings.token_embedding.weight", "text_model/embeddings/token_embedding/weight"),
         ("text_model.embeddings.position_embedding.weight", "text_model/embeddings/position_embedding/embeddings"),
         ("visual_projection.1.running_mean", "visual_projection.1/moving_mean"),

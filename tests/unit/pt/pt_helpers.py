@@ -4,7 +4,6 @@ import numpy as np
 import torch
 
 from groupvit.pt import GroupViTModel
-from tiny_configs import tiny_config
 
 
 def randomize(model: GroupViTModel, seed: int = 0) -> GroupViTModel:

@@ -9,7 +9,7 @@ from test_metrics import make_voc, masks
 
 from groupvit.cli import main
 
-import PIL
+import PIL  # noqa: F401 - on purpose: this test needs Pillow (it used to importorskip it)
 from PIL import Image  # noqa: E402
 
 SMALL = ["--short-side", "30", "--window", "30", "--stride", "15"]

@@ -3,7 +3,6 @@
 import functools
 
 import numpy as np
-import pytest
 from seg_helpers import near_ties, sample_image
 
 from groupvit.configs import GroupViTConfig

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-import PIL
+import PIL  # noqa: F401 - on purpose: this test needs Pillow (it used to importorskip it)
 from PIL import Image  # noqa: E402
 
 from groupvit import images  # noqa: E402

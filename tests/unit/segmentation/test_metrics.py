@@ -5,7 +5,7 @@ import pytest
 
 from groupvit.segmentation import mean_iou, voc
 
-import PIL
+import PIL  # noqa: F401 - on purpose: this test needs Pillow (it used to importorskip it)
 from PIL import Image  # noqa: E402
 
 NAMES = ["background", "cat", "dog", "tv; monitor"]

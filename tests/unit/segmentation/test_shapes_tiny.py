@@ -19,7 +19,8 @@ MARGIN = 0.005  # half a point: another CPU or BLAS may round a near-tie group t
 
 @pytest.fixture(scope="module")
 def scenes():
-    return [make_scene(scene_rng(TEST["seed"], i), TEST["size"]) for i in range(TEST["first"], TEST["first"] + TEST["count"])]
+    indices = range(TEST["first"], TEST["first"] + TEST["count"])
+    return [make_scene(scene_rng(TEST["seed"], i), TEST["size"]) for i in indices]
 
 
 def _miou(backend, scenes):

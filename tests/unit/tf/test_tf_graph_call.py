@@ -99,7 +99,9 @@ def test_xla_mode_agrees(pair):
 
 def test_call_mode_must_be_known(pair):
     _, model, _ = pair
-    with pytest.raises(ValueError, match=r"call_mode must be one of \['graph', 'xla', 'eager'\]. Received: call_mode='jit'"):
+    with pytest.raises(
+        ValueError, match=r"call_mode must be one of \['graph', 'xla', 'eager'\]. Received: call_mode='jit'"
+    ):
         model.call_mode = "jit"
     assert model.call_mode == "graph"
 

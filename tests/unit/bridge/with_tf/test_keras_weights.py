@@ -9,7 +9,11 @@ from groupvit.weights_bridge import convert, load_checkpoint  # noqa: E402
 def test_convert_to_keras_weights_and_back(tmp_path, checkpoint_dir, weights):
     result = convert(checkpoint_dir, tmp_path / "keras", format="keras")
     assert result.format == "keras"
-    assert sorted(p.name for p in (tmp_path / "keras").iterdir()) == ["config.json", "model.weights.h5", "tokenizer_config.json"]
+    assert sorted(p.name for p in (tmp_path / "keras").iterdir()) == [
+        "config.json",
+        "model.weights.h5",
+        "tokenizer_config.json",
+    ]
     convert(tmp_path / "keras", tmp_path / "back")
     _, loaded = load_checkpoint(tmp_path / "back")
     assert_same_weights(weights, loaded, skip_counters=True)

@@ -66,7 +66,9 @@ def test_grouped_loss_with_one_group_and_distinct_nouns_is_the_multi_label_loss(
 def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_positive():
     groups, prompts, image_nouns, prompt_nouns, log_scale = shared_noun_case()
     b, k = prompt_nouns.shape
-    as_t = lambda x: torch.tensor(x, dtype=torch.float64)
+    def as_t(x):
+        return torch.tensor(x, dtype=torch.float64)
+
     ours = grouped_multi_label_loss(as_t(groups), as_t(prompts), torch.tensor(log_scale, dtype=torch.float64),
                                     torch.from_numpy(image_nouns), torch.from_numpy(prompt_nouns))
     expected = grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns)

@@ -33,7 +33,9 @@ def test_prompts_are_padded_with_the_raw_caption():
 
 
 def test_prompts_follow_the_generator():
-    draw = lambda seed: multi_label_prompts("c", list("abcdefgh"), 3, np.random.default_rng(seed))
+    def draw(seed):
+        return multi_label_prompts("c", list("abcdefgh"), 3, np.random.default_rng(seed))
+
     assert draw(5) == draw(5) and any(draw(5) != draw(s) for s in range(6, 10))
 
 

@@ -68,7 +68,9 @@ def test_a_rank_skips_an_undecodable_sample_and_takes_its_next_local_ref(tmp_pat
 def test_restore_continues_like_an_uninterrupted_stream(tmp_path):
     folder = write_folder(tmp_path, 12)
     (tmp_path / "images" / "004.png").write_bytes(b"corrupt")  # a skip makes the local count matter
-    make = lambda: SampleStream(open_source(folder), 4, 1, 2, seed=7, shuffle_buffer=4)
+    def make():
+        return SampleStream(open_source(folder), 4, 1, 2, seed=7, shuffle_buffer=4)
+
     uninterrupted = _steps(make(), 7)
     first = make()
     iterator = iter(first)
