@@ -44,15 +44,14 @@ def shared_noun_case(seed: int = 3):
 
 
 def group_balance_by_loops(soft_maps) -> float:
-    """Mean over stages of the mean over images of log O - H(usage) + mean over tokens of H(token)."""
+    """Mean over stages of log O - H(usage over every token of the batch) + mean over tokens of H(token)."""
     per_stage = []
     for soft in soft_maps:
-        values = []
-        for image in soft:
-            usage = image.mean(axis=1)
-            tokens = [-sum(p * np.log(p) for p in image[:, n] if p > 0) for n in range(image.shape[1])]
-            values.append(np.log(image.shape[0]) + sum(u * np.log(u) for u in usage if u > 0) + np.mean(tokens))
-        per_stage.append(np.mean(values))
+        groups = soft.shape[1]
+        columns = [soft[i, :, n] for i in range(soft.shape[0]) for n in range(soft.shape[2])]  # one per token
+        usage = [sum(c[g] for c in columns) / len(columns) for g in range(groups)]
+        tokens = [-sum(p * np.log(p) for p in c if p > 0) for c in columns]
+        per_stage.append(np.log(groups) + sum(u * np.log(u) for u in usage if u > 0) + np.mean(tokens))
     return float(np.mean(per_stage))
 
 
@@ -66,6 +65,7 @@ def soft_map_case(seed: int = 4):
         maps.append(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))
     collapsed = np.zeros((2, 4, 8))
     collapsed[:, 1] = 1.0
-    balanced = np.zeros((2, 4, 8))
-    balanced[:, np.arange(8) % 4, np.arange(8)] = 1.0
+    balanced = np.zeros((2, 4, 8))  # image 0 uses groups 0 and 1, image 1 groups 2 and 3: equal over the batch
+    balanced[0, np.arange(8) % 2, np.arange(8)] = 1.0
+    balanced[1, 2 + np.arange(8) % 2, np.arange(8)] = 1.0
     return maps, collapsed, np.full((2, 4, 8), 0.25), balanced

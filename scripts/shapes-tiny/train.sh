@@ -10,8 +10,8 @@ groupvit shapes "$WORK/val" --scenes 200 --seed 4 --layout voc --size 72        
 groupvit shapes "$WORK/heldout" --scenes 300 --seed 2 --layout voc --size 72            # reported (seed 2)
 groupvit shapes "$WORK/heldout-hard" --scenes 300 --seed 3 --layout voc --size 72 --variant hard
 groupvit train --backend pt --data "$WORK/train" --config scripts/shapes-tiny/config.json --out "$WORK/run" \
-    --tokenizer-vocab 1024 --steps 2800 --batch-size 64 --lr 1e-3 --warmup-steps 150 --multi-label 3 \
-    --grouped-multi-label --crop-scale 0.5 1.0 --no-flip --save-every 250 --keep 12 --seed 0
+    --tokenizer-vocab 1024 --steps 2000 --batch-size 64 --lr 1e-3 --warmup-steps 150 --multi-label 3 \
+    --grouped-multi-label --group-balance 0.5 --crop-scale 0.5 1.0 --no-flip --save-every 250 --keep 12 --seed 0
 python scripts/shapes-tiny/ship.py --checkpoint "$WORK/run" --val "$WORK/val"
 python scripts/shapes-tiny/measure.py --checkpoint shapes-tiny --data "$WORK/heldout" \
     --hard-data "$WORK/heldout-hard" --json "$WORK/measure.json"

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from groupvit.pt.training.distributed import all_gather_with_grad, world
+from groupvit.pt.training.distributed import all_gather_with_grad, all_reduce_sum_with_grad, world
 
 MAX_LOGIT_SCALE = 100.0
 
@@ -103,17 +103,20 @@ def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Te
 
 
 def group_balance_loss(soft_maps: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over grouping stages and images of `log O - H(u) + mean_n H(soft[:, n])`, `u_g = mean_n soft[g, n]`:
-    0 when every token picks one group for sure and every group gets an equal share, `log O` both when
-    one group takes everything and when no token prefers a group (docs/training.md).
+    """Mean over grouping stages of `log O - H(u) + mean H(soft[:, n])`, with `u_g` the share of all tokens of
+    the global batch (every rank) that the soft assignment gives to group g, and the token entropies averaged
+    over the local tokens: 0 when every token picks one group for sure and the groups are used equally
+    over the batch (an image may still use few), `log O` both when one group takes every token of every
+    image and when no token prefers a group (docs/training.md).
 
     `soft_maps`: the noiseless soft assignments [b, O_s, N_s] of each stage (softmax over groups).
     """
+    _, size = world()
     terms = []
     for soft in soft_maps:
         soft = soft.float()
-        usage = soft.mean(dim=-1)  # (b, O)
-        usage_entropy = -(usage * torch.log(usage.clamp_min(1e-12))).sum(dim=-1)
-        token_entropy = -(soft * torch.log(soft.clamp_min(1e-12))).sum(dim=1).mean(dim=-1)  # (b,)
+        usage = all_reduce_sum_with_grad(soft.sum(dim=(0, 2))) / (soft.shape[0] * soft.shape[2] * size)  # (O,)
+        usage_entropy = -(usage * torch.log(usage.clamp_min(1e-12))).sum()
+        token_entropy = -(soft * torch.log(soft.clamp_min(1e-12))).sum(dim=1).mean()
         terms.append(math.log(soft.shape[1]) - usage_entropy + token_entropy)
-    return torch.stack(terms).mean(dim=0).mean()
+    return torch.stack(terms).mean()

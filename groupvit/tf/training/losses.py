@@ -119,13 +119,19 @@ def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns
 
 
 def group_balance_loss(soft_maps):
-    """Mean over grouping stages and images of `log O - H(u) + mean_n H(soft[:, n])`, `u_g = mean_n soft[g, n]`
-    (GroupViTTrainingStep's; docs/training.md); `soft_maps`: the noiseless soft assignments [b, O_s, N_s]."""
+    """Mean over grouping stages of `log O - H(u) + mean H(soft[:, n])`, `u` the groups' shares of all tokens of
+    the global batch (every replica), token entropies over the local tokens (GroupViTTrainingStep's;
+    docs/training.md); `soft_maps`: the noiseless soft assignments [b, O_s, N_s]."""
+    _, replicas, context = replica_world()
     terms = []
     for soft in soft_maps:
         soft = ops.cast(soft, "float32")
-        usage = ops.mean(soft, axis=-1)  # (b, O)
-        usage_entropy = -ops.sum(usage * ops.log(ops.maximum(usage, 1e-12)), axis=-1)
-        token_entropy = ops.mean(-ops.sum(soft * ops.log(ops.maximum(soft, 1e-12)), axis=1), axis=-1)  # (b,)
+        counts = ops.sum(soft, axis=(0, 2))  # (O,)
+        if context is not None:
+            counts = context.all_reduce(tf.distribute.ReduceOp.SUM, counts)
+        tokens = ops.cast(tf.shape(soft)[0] * tf.shape(soft)[2] * replicas, "float32")
+        usage = counts / tokens
+        usage_entropy = -ops.sum(usage * ops.log(ops.maximum(usage, 1e-12)))
+        token_entropy = ops.mean(-ops.sum(soft * ops.log(ops.maximum(soft, 1e-12)), axis=1))
         terms.append(math.log(soft.shape[1]) - usage_entropy + token_entropy)
-    return ops.mean(ops.mean(ops.stack(terms), axis=0))
+    return ops.mean(ops.stack(terms))
