@@ -122,12 +122,16 @@ class ClipTokenizer:
         return ids, mask
 
 
-def load_tokenizer(checkpoint_dir: str | os.PathLike, max_length: int = 77, pad_id: int | None = None) -> ClipTokenizer:
-    """The CLIP tokenizer stored with a checkpoint (no download). The pad id comes from `pad_id`,
-    the tokenizer files, the checkpoint's config.json, or else the end token, in that order."""
+def load_tokenizer(checkpoint_dir: str | os.PathLike, max_length: int = 77, pad_id: int | None = None, *,
+                   revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+                   local_files_only: bool | None = None) -> ClipTokenizer:
+    """The CLIP tokenizer stored with a checkpoint. The pad id comes from `pad_id`, the tokenizer files,
+    the checkpoint's config.json, or else the end token, in that order. `checkpoint_dir`: a folder, a
+    file in one, a shipped model's name or a hub id (`revision`, `cache_dir`, `local_files_only`)."""
     from groupvit.pretrained import resolve_checkpoint
 
-    checkpoint_dir = resolve_checkpoint(checkpoint_dir)  # a folder, a file in one, or a shipped model's name
+    checkpoint_dir = resolve_checkpoint(checkpoint_dir, revision=revision, cache_dir=cache_dir,
+                                        local_files_only=local_files_only)
     if os.path.isfile(checkpoint_dir):
         checkpoint_dir = os.path.dirname(os.path.abspath(checkpoint_dir))
     backend = _load_backend(checkpoint_dir)

@@ -22,9 +22,18 @@ def pretrained_dir(name: str) -> str:
     return folder
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> str:
-    """`path` itself, or the shipped model's folder when `path` is its name and no such local path exists."""
+def resolve_checkpoint(path: str | os.PathLike, *, revision: str | None = None,
+                       cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None) -> str:
+    """`path` itself when it exists; else the shipped model's folder when `path` is its name; else, for an
+    `org/name` hub id, its snapshot folder in the Hugging Face cache (groupvit.hub: `revision`, `cache_dir`,
+    `local_files_only`, HF_HUB_OFFLINE). Anything else is returned unchanged for the loader to refuse."""
     path = os.fspath(path)
-    if path in PRETRAINED_NAMES and not os.path.exists(path):
+    if os.path.exists(path):
+        return path
+    if path in PRETRAINED_NAMES:
         return pretrained_dir(path)
+    from groupvit import hub
+
+    if hub.looks_like_hub_id(path):
+        return hub.snapshot(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
     return path

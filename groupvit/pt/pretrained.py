@@ -13,6 +13,7 @@ from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionC
 from groupvit.pt.attention import GroupViTAttention
 from groupvit.pt.mlp import GroupViTMLP
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
+from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.model_files import load_for_model, save_for_model
 from groupvit.weights_bridge.strict import check_weights
 
@@ -86,13 +87,18 @@ class GroupViTPreTrainedModel(nn.Module):
                     module.reset_position_ids()  # the one non-persistent buffer: not in any checkpoint
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None):
+    def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, *,
+                        revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+                        local_files_only: bool | None = None):
         """Load a checkpoint in any format of the weight bridge, strictly, in eval mode.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
         model.weights.h5 or an authors' .pth) or a weight file with a config.json beside it.
         A text or vision model also takes its part of a full GroupViT checkpoint.
+        `path` may also be a shipped model's name (`shapes-tiny`) or a Hugging Face hub id (`org/name`,
+        with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
         """
+        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         config, weights = load_for_model(path, cls.config_class, config)
         with torch.device("meta"):  # no random initialization, no memory until the weights arrive
             model = cls(config)

@@ -15,6 +15,7 @@ from groupvit.outputs import ModelOutput
 from groupvit.tf.graph_call import GraphCache, check_call_mode
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
+from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.model_files import load_for_model, save_for_model
 from groupvit.weights_bridge.strict import check_weights
 
@@ -124,13 +125,18 @@ class TFGroupViTPreTrainedModel(keras.Model):
         save_for_model(self.config, self.to_numpy(), save_directory)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, **kwargs: Any):
+    def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, *,
+                        revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+                        local_files_only: bool | None = None, **kwargs: Any):
         """Load a checkpoint in any format of the weight bridge, strictly.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
         model.weights.h5 or an authors' .pth) or a weight file with a config.json beside it.
         A text or vision model also takes its part of a full GroupViT checkpoint.
+        `path` may also be a shipped model's name (`shapes-tiny`) or a Hugging Face hub id (`org/name`,
+        with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
         """
+        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         config, weights = load_for_model(path, cls.config_class, config)
         model = cls(config, **kwargs)
         model.assign_numpy(weights)

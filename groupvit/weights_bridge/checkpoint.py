@@ -69,7 +69,8 @@ def _read_config(file: str) -> GroupViTConfig:
 
 
 def load_checkpoint(
-    path: str | os.PathLike, config: ConfigArg = None, progress: Progress | None = None
+    path: str | os.PathLike, config: ConfigArg = None, progress: Progress | None = None, *,
+    revision: str | None = None, cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None,
 ) -> tuple[GroupViTConfig, dict[str, np.ndarray]]:
     """Reads any supported checkpoint into (config, {PyTorch key: numpy array in PyTorch layout}).
 
@@ -79,7 +80,9 @@ def load_checkpoint(
     the weights (the authors' .pth files carry none: the default config is used).
     Strict: every key of `expected_shapes(config)` is filled once, nothing else is accepted
     (but `text_model.embeddings.position_ids`); one error lists every problem.
+    A shipped model's name or a hub id (`org/name`: `revision`, `cache_dir`, `local_files_only`) works too.
     """
+    path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
     fmt, weight_file = locate(path)
     config, _ = resolve_config(config, weight_file, fmt)
     return config, fmt.read(weight_file, config, progress)

@@ -1,0 +1,69 @@
+"""Checkpoints by Hugging Face hub id (`org/name`), through `huggingface_hub` and its cache.
+
+Optional: `pip install "groupvit[hub]"`. The cache is `huggingface_hub`'s own (`HF_HOME`,
+`HF_HUB_CACHE`, or `cache_dir=`), so a model another library already downloaded is used as is.
+Offline (`local_files_only=True` or `HF_HUB_OFFLINE=1`) only the cache is read; online, only the
+files a GroupViT checkpoint needs are downloaded: config, one weight file (safetensors first, then
+pytorch_model.bin, then tf_model.h5) and the tokenizer files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5")
+OTHER_FILES = ("config.json", "tokenizer.json", "vocab.json", "merges.txt", "special_tokens_map.json",
+               "tokenizer_config.json", "segmentation_defaults.json")
+HUB_HELP = 'pip install "groupvit[hub]" (huggingface_hub)'
+
+
+def looks_like_hub_id(path: str) -> bool:
+    """`org/name` that is not a local path (a local folder always wins over an id of the same spelling)."""
+    return bool(HUB_ID.match(path)) and not os.path.exists(path) and ".." not in path
+
+
+def _hub():
+    try:
+        import huggingface_hub
+    except ImportError:
+        return None
+    return huggingface_hub
+
+
+def _env_flag(name: str) -> bool:
+    """huggingface_hub reads HF_HUB_OFFLINE once, at import; a later change of the variable counts too."""
+    return os.environ.get(name, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def _needed(files: list[str]) -> list[str]:
+    weights = next((name for name in WEIGHT_FILES if name in files), None)
+    return [name for name in OTHER_FILES if name in files] + ([weights] if weights else [])
+
+
+def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.PathLike | None = None,
+             local_files_only: bool | None = None) -> str:
+    """The local folder of `repo_id` at `revision` (default "main"), from the cache or downloaded."""
+    revision = revision or "main"
+    hub = _hub()
+    if hub is None:
+        raise FileNotFoundError(
+            f"{repo_id!r} is not a local path, and loading a Hugging Face hub id needs huggingface_hub: "
+            f"{HUB_HELP}. Received: checkpoint={repo_id!r}, revision={revision!r}")
+    from huggingface_hub import constants, errors
+
+    cache = os.fspath(cache_dir) if cache_dir is not None else constants.HF_HUB_CACHE
+    offline = bool(local_files_only) or bool(constants.HF_HUB_OFFLINE) or _env_flag("HF_HUB_OFFLINE")
+    try:
+        if offline:
+            return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
+        files = hub.list_repo_files(repo_id, revision=revision)
+        return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, allow_patterns=_needed(files))
+    except (errors.LocalEntryNotFoundError, errors.RepositoryNotFoundError, errors.RevisionNotFoundError,
+            errors.HfHubHTTPError, OSError) as err:
+        where = "offline, in the cache only" if offline else "in the cache and on the hub"
+        raise FileNotFoundError(
+            f"A checkpoint must be a local path, a shipped model's name or a Hugging Face hub id that can be "
+            f"found. Received: {repo_id!r} at revision {revision!r}, not found {where} (cache: {cache}): "
+            f"{type(err).__name__}: {err}") from None
