@@ -1,10 +1,8 @@
-"""A minimal PNG writer (numpy + zlib), so pictures need no imaging library."""
+"""Label colours and the PNG writer of the package (Pillow; atomic: temporary file, then rename)."""
 
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 
 import numpy as np
 
@@ -24,19 +22,17 @@ def colorize(labels: np.ndarray) -> np.ndarray:
 
 
 def write_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write an RGB uint8 image [H, W, 3] (to a temporary file, then renamed)."""
+    """Write an RGB uint8 image [H, W, 3] as PNG with Pillow (to a temporary file, then renamed): the one
+    picture writer of the package (groupvit.segmentation.pictures writes through it too)."""
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"write_png needs an RGB image [H, W, 3]. Received: shape={rgb.shape}")
-    height, width, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[row].tobytes() for row in range(height))
+    from PIL import Image
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
     tmp = f"{os.fspath(path)}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    try:
+        Image.fromarray(rgb, mode="RGB").save(tmp, format="PNG", optimize=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

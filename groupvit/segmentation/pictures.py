@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from groupvit.png import PALETTE
+from groupvit.png import PALETTE, write_png
 from groupvit.segmentation.result import SegmentationResult
 
 
@@ -82,5 +82,5 @@ def group_map_picture(image: np.ndarray, groups: np.ndarray, alpha: float = 0.6)
 
 
 def save_rgb(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    Image, _, _ = _pil()
-    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(path, optimize=True)
+    _pil()  # the clear error when Pillow is missing
+    write_png(path, rgb)
