@@ -64,8 +64,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from groupvit.keras_format import ensure_keras_format
     from groupvit.weights_bridge import convert
 
+    ensure_keras_format(args.src, args.dst, args.format)
     bar = ProgressBar()
     try:
         result = convert(

@@ -77,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
 def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None = None, config: str | None = None,
                 out: str | None = None, jit: bool = False) -> int:
     """Print the comparison table; 0 when every output is within tolerance, else 1."""
+    from groupvit.keras_format import ensure_keras_format
     from groupvit.weights_bridge import load_checkpoint
 
+    ensure_keras_format(checkpoint)
     model_config, weights = load_checkpoint(checkpoint, config=config)
     inputs = build_inputs(model_config, image, texts, checkpoint)
     pt_model, tf_model = build_models(model_config, weights)

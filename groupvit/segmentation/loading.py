@@ -20,6 +20,9 @@ def load_model(checkpoint: str, backend: str = "pt"):
     checkpoint = resolve_checkpoint(checkpoint)
     if not os.path.exists(checkpoint):
         raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={checkpoint!r}")
+    from groupvit.keras_format import ensure_keras_format
+
+    ensure_keras_format(checkpoint)
     config, weights = load_checkpoint(checkpoint)
     if backend == "pt":
         from groupvit.pt import GroupViTModel

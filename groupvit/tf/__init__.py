@@ -9,6 +9,10 @@ from groupvit.tf.groupvit_model import TFGroupViTModel
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.text_model import TFGroupViTTextModel
 from groupvit.tf.vision_model import TFGroupViTVisionModel
+from groupvit.tf.keras_weights_file import read_keras_weights, write_keras_weights
+from groupvit.weights_bridge.formats import register_keras_io
+
+register_keras_io(read_keras_weights, write_keras_weights)
 
 __all__ = [
     "GroupViTConfig",

@@ -9,7 +9,6 @@ from typing import Callable
 import numpy as np
 
 from groupvit.configs import GroupViTConfig
-from groupvit.weights_bridge import frameworks
 from groupvit.weights_bridge.keras2_h5 import read_keras2_h5, write_keras2_h5
 from groupvit.weights_bridge.nvlabs_pth import read_nvlabs_pth
 from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
@@ -47,6 +46,24 @@ def _write_safetensors(
     write_safetensors(check_weights(config, weights, "the weights to write", fill_optional=True), path)
 
 
+# The keras format needs our Keras model; the bridge imports no backend, so groupvit.tf supplies it.
+_KERAS_IO: dict[str, Callable] = {}
+
+
+def register_keras_io(read: Callable, write: Callable) -> None:
+    """Called by groupvit.tf when it is imported: `read(path, config)`, `write(config, weights, path)`."""
+    _KERAS_IO.update(read=read, write=write)
+
+
+def _keras_io(kind: str) -> Callable:
+    if kind not in _KERAS_IO:
+        raise ValueError(
+            "The keras format (model.weights.h5, our Keras 3 model's save_weights) is read and written by "
+            "groupvit.tf: import groupvit.tf first (Keras 3 with TensorFlow installed). Received: groupvit.tf "
+            "not imported")
+    return _KERAS_IO[kind]
+
+
 FORMATS: dict[str, Format] = {
     "safetensors": Format("safetensors", "model.safetensors", ".safetensors", _read_safetensors, _write_safetensors),
     "bin": Format("bin", "pytorch_model.bin", ".bin", _read_bin, None),
@@ -55,8 +72,8 @@ FORMATS: dict[str, Format] = {
         "keras",
         "model.weights.h5",
         ".weights.h5",
-        lambda path, config, progress: frameworks.read_keras_weights(path, config),
-        lambda config, weights, path, progress: frameworks.write_keras_weights(config, weights, path),
+        lambda path, config, progress: _keras_io("read")(path, config),
+        lambda config, weights, path, progress: _keras_io("write")(config, weights, path),
     ),
     "pth": Format("pth", "", ".pth", lambda path, config, progress: read_nvlabs_pth(path, config), None, False),
 }
