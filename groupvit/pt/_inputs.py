@@ -39,10 +39,11 @@ def check_vision_inputs(pixel_values: torch.Tensor | None, config: GroupViTVisio
     input_checks.check_pixel_dtype(_kind(pixel_values.dtype), str(pixel_values.dtype).replace("torch.", ""))
     input_checks.check_pixel_values(pixel_values.shape, config, interpolate_pos_encoding)
     input_checks.check_batch(pixel_values.shape[0], "pixel_values")
-    if not torch.compiler.is_compiling():
-        finite = torch.isfinite(pixel_values)
-        if not bool(finite.all()):
-            input_checks.check_finite_pixels(False, int((~finite).sum()))
+    # One reduction on the hot path (a NaN or inf makes the sum non-finite); the count only when it is.
+    if not torch.compiler.is_compiling() and not bool(torch.isfinite(pixel_values.sum())):
+        bad = int((~torch.isfinite(pixel_values)).sum())
+        if bad:
+            input_checks.check_finite_pixels(False, bad)
 
 
 def check_noise(gumbel_noise, config: GroupViTVisionConfig) -> None:

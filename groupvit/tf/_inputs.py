@@ -48,10 +48,12 @@ def check_vision_inputs(pixel_values, config: GroupViTVisionConfig, interpolate_
     input_checks.check_pixel_values(shape, config, interpolate_pos_encoding)
     if shape[0] is not None:
         input_checks.check_batch(shape[0], "pixel_values")
-    if tf.executing_eagerly() and hasattr(pixel_values, "numpy"):
-        finite = np.isfinite(pixel_values.numpy())
-        if not finite.all():
-            input_checks.check_finite_pixels(False, int((~finite).sum()))
+    # One reduction, no host copy (a NaN or inf makes the sum non-finite); the count only when it is.
+    if tf.executing_eagerly() and hasattr(pixel_values, "numpy") and not bool(
+            tf.math.is_finite(tf.reduce_sum(pixel_values))):
+        bad = int(tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(pixel_values)), tf.int64)))
+        if bad:
+            input_checks.check_finite_pixels(False, bad)
 
 
 def _kind(dtype) -> str:
