@@ -1,16 +1,20 @@
 """CLIP tokenization, offline, from a checkpoint directory (needs the `tokenizers` library).
 
 Reads `tokenizer.json`, or `vocab.json` + `merges.txt` (CLIP byte-level BPE with "</w>" word
-ends). CLIP conventions are applied here whatever the files say: whitespace collapsed and
-text lower-cased, `<|startoftext|>` first, `<|endoftext|>` last, truncation that keeps the
-end token, right padding with the pad id.
+ends). CLIP conventions are applied here whatever the files say: the original CLIP tokenizer's
+text cleaning (`ftfy.fix_text`, HTML-unescaping twice, whitespace collapsed, lower-case),
+`<|startoftext|>` first, `<|endoftext|>` last, truncation that keeps the end token, right padding
+with the pad id. Without `ftfy` installed the mojibake/quote/width repairs are skipped, with a
+one-time warning when a text could be affected (non-ASCII or control characters).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -20,9 +24,36 @@ END_TOKEN = "<|endoftext|>"
 CLIP_SPLIT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
 
 
+# Unicode's White_Space property, the `\s` of the `regex` module the original CLIP tokenizer uses
+# (Python's `re` would also take U+001C-U+001F as whitespace).
+_WHITESPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+# Texts ftfy can change: anything beyond printable ASCII and ordinary whitespace.
+_FTFY_CAN_CHANGE = re.compile(r"[^\x20-\x7e\t\n\r]")
+_warned_without_ftfy = False
+
+
+def _fix_text(text: str) -> str:
+    global _warned_without_ftfy
+    try:
+        import ftfy
+    except ImportError:
+        if not _warned_without_ftfy and _FTFY_CAN_CHANGE.search(text):
+            _warned_without_ftfy = True
+            warnings.warn(
+                "ftfy is not installed, so texts with non-ASCII or control characters (mojibake, curly "
+                "quotes, full-width letters, ...) may get other token ids than CLIP's own tokenizer gives; "
+                'pip install "ftfy>=6" (part of the segment and train extras) to match it.',
+                stacklevel=3,
+            )
+        return text
+    return ftfy.fix_text(text)
+
+
 def clean_text(text: str) -> str:
-    """CLIP's clean-up: collapse whitespace, strip, lower-case."""
-    return re.sub(r"\s+", " ", text).strip().lower()
+    """The original CLIP tokenizer's clean-up: `ftfy.fix_text`, HTML-unescape twice, strip,
+    collapse whitespace, lower-case."""
+    text = html.unescape(html.unescape(_fix_text(text))).strip()
+    return _WHITESPACE.sub(" ", text).strip().lower()
 
 
 def _load_backend(checkpoint_dir: str):

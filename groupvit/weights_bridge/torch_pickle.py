@@ -36,6 +36,8 @@ STORAGE_DTYPES: dict[str, str] = {
     "CharStorage": "i1",
     "ByteStorage": "u1",
     "BoolStorage": "?",
+    "ComplexFloatStorage": "c8",
+    "ComplexDoubleStorage": "c16",
 }
 
 
@@ -78,11 +80,47 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
     return data
 
 
+def _latin1_bytes(text, encoding="latin1"):
+    """`_codecs.encode` as protocol-2 pickles use it for bytes: only str -> latin-1, no codec lookup."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode({type(text).__name__}, {encoding!r:.20})")
+    return text.encode("latin-1")
+
+
+def _device(kind, index=None):
+    """A `torch.device` read as its string, "cpu" or "cuda:0"."""
+    if not isinstance(kind, str) or not (index is None or isinstance(index, int)):
+        raise pickle.UnpicklingError(f"refused torch.device({kind!r:.20}, {index!r:.20})")
+    return kind if index is None else f"{kind}:{index}"
+
+
+def _builtin(constructor, max_args=1):
+    def build(*args):
+        if len(args) > max_args:
+            raise pickle.UnpicklingError(f"refused {constructor.__name__} with {len(args)} arguments")
+        return constructor(*args)
+    return build
+
+
+# torch dtypes read as their names ("torch.float16"), as torch.load gives objects that print so.
+TORCH_DTYPE_NAMES = ("float32", "float64", "float16", "bfloat16", "int64",
+                     "int32", "int16", "int8", "uint8", "bool", "complex64", "complex128")
+
+# What torch.load(weights_only=True) also reads, as plain data (tests/unit/bridge/with_torch checks the two
+# agree): containers, bytes, devices, sizes and dtypes. Sparse, quantized and subclassed tensors are refused.
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "Counter"): _builtin(collections.Counter),
+    ("_codecs", "encode"): _latin1_bytes,
+    ("torch", "device"): _device,
+    ("torch", "Size"): _builtin(tuple),
+    **{(module, name): _builtin(kind) for module in ("builtins", "__builtin__")
+       for name, kind in (("set", set), ("bytearray", bytearray))},
+    **{(module, "complex"): _builtin(complex, 2) for module in ("builtins", "__builtin__")},
+    **{("torch", name): f"torch.{name}" for name in TORCH_DTYPE_NAMES},
     **{("torch", name): _StorageType(name) for name in STORAGE_DTYPES},
 }
 

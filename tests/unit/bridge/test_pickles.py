@@ -79,6 +79,32 @@ def test_builtins_eval_is_refused_by_name(tmp_path):
         load_torch_file(path)
 
 
+@pytest.mark.parametrize("call, message", [
+    (Reduce(Global("_codecs", "encode"), ("import os", "rot13")), "_codecs.encode"),  # only str -> latin-1
+    (Reduce(Global("_codecs", "encode"), (b"raw", "latin1")), "_codecs.encode"),
+    (Reduce(Global("torch", "device"), ({"not": "a name"},)), "torch.device"),
+    (Reduce(Global("builtins", "set"), ([1], [2])), "set with 2 arguments"),
+])
+def test_data_globals_take_only_data_arguments(tmp_path, call, message):
+    """The data-only globals torch.load(weights_only=True) also allows run nothing beyond their data."""
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(torch_zip_bytes({"x": call}))
+    with pytest.raises(CheckpointFormatError, match=message):
+        load_torch_file(path)
+
+
+def test_data_globals_read_as_plain_values(tmp_path):
+    path = tmp_path / "pytorch_model.bin"
+    path.write_bytes(torch_zip_bytes({
+        "bytes": Reduce(Global("_codecs", "encode"), ("\x00\xff", "latin1")),
+        "device": Reduce(Global("torch", "device"), ("cuda", 1)),
+        "size": Reduce(Global("torch", "Size"), ((2, 3),)),
+        "dtype": Global("torch", "bfloat16"),
+    }))
+    assert load_torch_file(path) == {"bytes": b"\x00\xff", "device": "cuda:1", "size": (2, 3),
+                                     "dtype": "torch.bfloat16"}
+
+
 def test_truncated_legacy_torch_file_gives_a_clear_error(tmp_path):
     path = tmp_path / "pytorch_model.bin"
     path.write_bytes(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + b"rest")
