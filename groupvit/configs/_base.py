@@ -62,7 +62,7 @@ class ConfigBase:
         accepted = {cls.model_type, "groupvit"} if cls.base_config_key else {cls.model_type}
         if given is not None and given not in accepted:
             raise ValueError(
-                f"{cls.__name__} reads a config whose model_type is one of {sorted(accepted)} (a GroupViT "
+                f"The model_type of a config {cls.__name__} reads must be one of {sorted(accepted)} (a GroupViT "
                 f"checkpoint). Received: model_type={given!r}"
             )
         return cls(**copy.deepcopy(config_dict))

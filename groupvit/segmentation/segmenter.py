@@ -77,6 +77,9 @@ class Segmenter:
         """One result per image (labels at the image's original size; 0 = background)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
+        if not 0.0 <= float(background_threshold) <= 1.0:  # also refuses NaN
+            raise ValueError("background_threshold must be in [0, 1] (it is compared with class probabilities). "
+                             f"Received: background_threshold={background_threshold!r}")
         if isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3):
             images = [images]
         names = _check_names(class_names)
@@ -161,6 +164,13 @@ def _check_names(class_names: Sequence[str]) -> list[str]:
     names = [str(n).strip() for n in class_names if str(n).strip()]
     if not names:
         raise ValueError(f"class_names must name at least one class. Received: class_names={list(class_names)!r}")
+    seen: dict[str, str] = {}
+    for name in names:
+        key = " ".join(name.lower().split())  # what the tokenizer sees: the same text embedding
+        if key in seen:
+            raise ValueError(f"class_names must be distinct (ignoring case and spacing); a repeated class "
+                             f"could never be chosen. Received: {seen[key]!r} and {name!r} in {names!r}")
+        seen[key] = name
     return names
 
 

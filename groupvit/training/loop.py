@@ -10,6 +10,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import time
 from typing import Any
@@ -122,9 +123,11 @@ def train(run: TrainRun) -> dict[str, Any]:
         trainer.load_optimizer_state(optimizer_arrays)
         trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
     log_path = os.path.join(run.out, LOG_NAME)
+    created_out = not os.path.exists(run.out)
     if rank == 0:
         os.makedirs(run.out, exist_ok=True)
         _rewrite_log(log_path, start)
+    saves = []
 
     def save(step: int) -> str | None:
         ranks = trainer.gather_objects({"data": batches.state(), "rng": trainer.rng_state(),
@@ -138,6 +141,7 @@ def train(run: TrainRun) -> dict[str, Any]:
             path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
                                                 optimizer_now, keep=run.keep)
         trainer.barrier()
+        saves.append(step)
         return path
 
     stop = _StopRequest()
@@ -182,6 +186,17 @@ def train(run: TrainRun) -> dict[str, Any]:
             path = save(step)
             if rank == 0:
                 print(f"\ninterrupted: saved {path}; continue with the same command and --resume")
+    except BaseException:
+        # A run that fails before its first checkpoint leaves nothing behind: the folder it made goes,
+        # a resumed run's log is cut back to where it resumed.
+        if rank == 0 and not saves:
+            if created_out:
+                shutil.rmtree(run.out, ignore_errors=True)
+            elif resume_from:
+                _rewrite_log(log_path, start)
+            elif os.path.exists(log_path):
+                os.remove(log_path)
+        raise
     finally:
         if bar is not None:
             bar.close()

@@ -162,7 +162,7 @@ def test_configs_import_no_framework():
 @pytest.mark.parametrize("cls", [GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig])
 def test_a_config_of_another_model_is_refused(tmp_path, cls):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 64}))
-    with pytest.raises(ValueError, match=r"model_type is one of .*Received: model_type='bert'"):
+    with pytest.raises(ValueError, match=r"model_type of a config .* must be one of .*Received: model_type='bert'"):
         cls.from_pretrained(tmp_path)
 
 
