@@ -2,7 +2,7 @@
 
 `load_rgb` turns any common file into uint8 RGB; `clip_preprocess` is the CLIP transform of
 the image-text model (optionally from a checkpoint's preprocessor_config.json);
-`segmentation_preprocess` is the authors' zero-shot segmentation transform (SPEC §2.11).
+`segmentation_preprocess` is the authors' zero-shot segmentation transform (docs/computation.md).
 """
 
 from __future__ import annotations

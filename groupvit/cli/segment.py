@@ -12,7 +12,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "segment", help="zero-shot segmentation of images into named classes (SPEC 2.11)",
+        "segment", help="zero-shot segmentation of images into named classes (docs/computation.md)",
         description="Writes per image: <name>_labels.png (palette; 0 = background, i = i-th label), "
         "<name>_overlay.png, <name>_groups_stage<s>.png (whole mode) and <name>.json.",
     )

@@ -111,7 +111,7 @@ def _side_by_side(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 def _group_map(outputs: dict[str, np.ndarray], height: int, width: int) -> np.ndarray | None:
-    """Final group of every pixel of image 0: chained soft maps, upsampled, argmax (SPEC §2.11's A)."""
+    """Final group of every pixel of image 0: chained soft maps, upsampled, argmax (docs/computation.md's one-hot A)."""
     from groupvit.segmentation.zero_shot import chain_soft_maps, group_index_map
     from groupvit.token_grid import feature_grid
 

@@ -64,7 +64,7 @@ class GroupViTPreTrainedModel(nn.Module):
     # ----- loading and saving ------------------------------------------------------------------
     def load_weights(self, state: dict[str, Any], source: str = "the given state dict", *,
                      assign: bool = False) -> None:
-        """Strictly load a state dict (tensors or numpy arrays) keyed as SPEC §3.
+        """Strictly load a state dict (tensors or numpy arrays) keyed as docs/checkpoints.md.
 
         One ValueError lists every missing, unexpected and mis-shaped key; only
         `text_model.embeddings.position_ids` may be extra and `num_batches_tracked` absent.

@@ -1,4 +1,4 @@
-"""Zero-shot semantic segmentation with GroupViT (SPEC §2.11), for either backend.
+"""Zero-shot semantic segmentation with GroupViT (docs/computation.md), for either backend.
 
 The math lives in numpy (`zero_shot`); `backends` adapts PyTorch and Keras models.
 """

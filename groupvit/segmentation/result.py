@@ -18,7 +18,7 @@ class SegmentationResult:
     top_classes: the classes kept by the top-k mask (whole mode; the union over windows when sliding).
     group_maps: per grouping stage, int [H0, W0] group index of every pixel (whole mode only; empty when sliding).
     group_to_class: int [O] best class of each final group (whole mode only, else None).
-    group_affinity: float [O, C] the masked affinity `aff` of SPEC §2.11 (whole mode only, else None).
+    group_affinity: float [O, C] the masked affinity `aff` of docs/computation.md (whole mode only, else None).
     scores: float32 [C + 1, H0, W0] the logits behind `labels` (channel 0 the background vote).
     input_hw: the size of the model input (the resized image).
     """

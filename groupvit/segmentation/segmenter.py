@@ -1,4 +1,4 @@
-"""`Segmenter`: zero-shot semantic segmentation with a PyTorch or Keras GroupViT model (SPEC §2.11)."""
+"""`Segmenter`: zero-shot semantic segmentation with a PyTorch or Keras GroupViT model (docs/computation.md)."""
 
 from __future__ import annotations
 
@@ -164,12 +164,15 @@ def _check_names(class_names: Sequence[str]) -> list[str]:
     names = [str(n).strip() for n in class_names if str(n).strip()]
     if not names:
         raise ValueError(f"class_names must name at least one class. Received: class_names={list(class_names)!r}")
+    from groupvit.tokenizer import clean_text
+
     seen: dict[str, str] = {}
     for name in names:
-        key = " ".join(name.lower().split())  # what the tokenizer sees: the same text embedding
+        key = clean_text(name)  # what the tokenizer sees: equal texts give the same embedding
         if key in seen:
-            raise ValueError(f"class_names must be distinct (ignoring case and spacing); a repeated class "
-                             f"could never be chosen. Received: {seen[key]!r} and {name!r} in {names!r}")
+            raise ValueError(f"class_names must be distinct after CLIP's text cleaning (case, spacing, "
+                             f"entities); a repeated class could never be chosen. Received: {seen[key]!r} and "
+                             f"{name!r} in {names!r}")
         seen[key] = name
     return names
 

@@ -1,4 +1,4 @@
-"""Prompt templates for zero-shot class embeddings (SPEC §2.11): sets of 1, 7 and 80 prompts."""
+"""Prompt templates for zero-shot class embeddings (docs/computation.md): sets of 1, 7 and 80 prompts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The zero-shot segmentation math of SPEC §2.11 in numpy (framework-free).
+"""The zero-shot segmentation math of docs/computation.md in numpy (framework-free).
 
 Backends only produce soft maps, group embeddings, image and text embeddings; everything
 from there to a label map happens here, once.
@@ -62,7 +62,7 @@ def group_index_map(chained: np.ndarray, grid_hw: tuple[int, int], out_hw: tuple
     """Token-to-group map [N, O] on a grid_h x grid_w token grid -> group index per pixel [H, W].
 
     The soft map is upsampled bilinearly (half-pixel) to out_hw, then argmax over groups
-    (first index on ties): the one-hot A of SPEC §2.11.
+    (first index on ties): the one-hot A of docs/computation.md.
     """
     grid_h, grid_w = grid_hw
     tokens, groups = chained.shape

@@ -25,7 +25,7 @@ INPUT_NAMES = ("input_ids", "pixel_values", "attention_mask", "position_ids")
 class TFGroupViTModel(TFGroupViTPreTrainedModel):
     """GroupViT: image-text logits, embeddings and (optionally) zero-shot segmentation logits.
 
-    `model.fit` trains with the contrastive loss of SPEC §2.9 (no `loss=` needed in compile);
+    `model.fit` trains with the contrastive loss of docs/computation.md (no `loss=` needed in compile);
     `model.predict` takes a dict of inputs and returns plain nested dicts.
     """
 
@@ -164,7 +164,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         )
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
-        """The image-text contrastive loss of SPEC §2.9 (what `fit` minimizes), plus any added losses."""
+        """The image-text contrastive loss of docs/computation.md (what `fit` minimizes), plus any added losses."""
         loss = contrastive_loss(y_pred["logits_per_text"])
         for extra in self.losses:
             loss = loss + extra

@@ -1,4 +1,4 @@
-"""Group maps -> per-pixel grouping, and the segmentation logits of SPEC §2.10."""
+"""Group maps -> per-pixel grouping, and the segmentation logits of docs/computation.md."""
 
 from __future__ import annotations
 

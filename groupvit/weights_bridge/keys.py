@@ -113,7 +113,7 @@ def _projection(prefix: str, n_in: int, n_mid: int, n_out: int) -> dict[str, Sha
 
 
 def model_shapes(config: GroupViTConfig) -> dict[str, Shape]:
-    """Every key of a `GroupViTModel` state dict (SPEC §3) with its shape."""
+    """Every key of a `GroupViTModel` state dict (docs/checkpoints.md) with its shape."""
     mid, dim = config.projection_intermediate_dim, config.projection_dim
     return {
         **text_shapes(config.text_config),

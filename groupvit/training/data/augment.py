@@ -1,4 +1,4 @@
-"""Training augmentation in numpy + Pillow (the timm/DeiT recipe of docs/TRAINING.md, without RandAugment).
+"""Training augmentation in numpy + Pillow (the timm/DeiT recipe of docs/training.md, without RandAugment).
 
 Every random decision is drawn from the generator it is given, which the stream seeds per
 sample (`sample_rng(seed, epoch, position)`), so a sample looks the same whichever process or

@@ -1,4 +1,4 @@
-"""Nouns of a caption and the multi-label prompts built from them (docs/TRAINING.md, multi-label loss).
+"""Nouns of a caption and the multi-label prompts built from them (docs/training.md, multi-label loss).
 
 Nouns come from the data's `nouns` field when it has one, else from nltk's part-of-speech
 tagger (optional: it needs nltk and two of its data packages, which are not always installed).

@@ -70,7 +70,7 @@ def test_class_embeddings_average_templates_and_synonyms(pt_model, tiny_tokenize
 
 @pytest.mark.parametrize("bg, top_k", [(0.95, 5), (0.3, 2), (0.2, 6)])
 def test_end_to_end_against_loop_reference(pt_model, tiny_tokenizer, small_transform, bg, top_k):
-    """Model outputs taken with torch directly, then SPEC §2.11 in loops (test_zero_shot.reference_labels)."""
+    """Model outputs from torch, then the loops of docs/computation.md (test_zero_shot.reference_labels)."""
     import torch
 
     from groupvit.pt.segmentation import pixel_grouping

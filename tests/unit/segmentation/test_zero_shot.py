@@ -1,4 +1,4 @@
-"""The numpy core against a loop-form computation written from SPEC §2.11 (small tensors)."""
+"""The numpy core against a loop-form computation written from docs/computation.md (small tensors)."""
 
 import math
 
@@ -22,8 +22,8 @@ def _softmax_list(values):
 
 
 def reference_labels(group_of_pixel, G, z, T, s, bg_thresh, k):
-    """SPEC §2.11 with loops: returns (labels [H][W], aff [O][C])."""
-    O, C = len(G), len(T)  # noqa: E741 - O groups x C classes, the letters of SPEC §2.11 and zero_shot.py
+    """The zero-shot segmentation of docs/computation.md with loops: returns (labels [H][W], aff [O][C])."""
+    O, C = len(G), len(T)  # noqa: E741 - O groups x C classes, the letters of docs/computation.md and zero_shot.py
     logits = [[s * sum(G[o][p] * T[c][p] for p in range(len(z))) for c in range(C)] for o in range(O)]
     pre = [_softmax_list(row) for row in logits]
     image = _softmax_list([s * sum(z[p] * T[c][p] for p in range(len(z))) for c in range(C)])
