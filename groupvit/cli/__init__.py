@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "evaluate": "groupvit.cli.evaluate",
     "train": "groupvit.cli.train",
     "shapes": "groupvit.cli.shapes",
+    "export": "groupvit.cli.export",
 }
 
 
@@ -30,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, OSError, FloatingPointError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, OSError, FloatingPointError, ImportError) as err:
         print(f"groupvit {args.command}: error: {err}", file=sys.stderr)
         return 1
 

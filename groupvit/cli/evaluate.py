@@ -18,7 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", required=True, help="dataset root in the Pascal VOC layout")
     parser.add_argument("--split", default="val")
     parser.add_argument("--class-names", help="class-name file (default: classes.txt in --data)")
-    parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
+    parser.add_argument("--backend", choices=("pt", "tf", "onnx"), default="pt",
+                        help="onnx: a folder of `groupvit export --format onnx --parts towers` as --checkpoint")
     parser.add_argument(
         "--bg-thresh",
         type=float,

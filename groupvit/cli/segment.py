@@ -23,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--labels", required=True, help='comma-separated class names; synonyms with ";": "tv; monitor,cat"'
     )
-    parser.add_argument("--backend", choices=("pt", "tf"), default="pt")
+    parser.add_argument("--backend", choices=("pt", "tf", "onnx"), default="pt",
+                        help="onnx: a folder of `groupvit export --format onnx --parts towers` as --checkpoint")
     parser.add_argument(
         "--bg-thresh",
         type=float,

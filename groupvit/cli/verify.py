@@ -19,7 +19,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Exits 1 when any output differs by more than its tolerance "
         "(groupvit.equivalence.tolerances) or a clear hard decision differs.",
     )
-    parser.add_argument("checkpoint", help="checkpoint directory or weight file (any format of groupvit convert)")
+    parser.add_argument("checkpoint", help="checkpoint directory or weight file (any format of groupvit convert), "
+                        "or a folder of groupvit export (then compared with eager PyTorch on its source)")
+    parser.add_argument("--reference", help="for an export: the checkpoint it came from (default: the source "
+                        "recorded in its export.json)")
     parser.add_argument("--image", help="image file (needs Pillow); default: a built-in synthetic picture")
     parser.add_argument(
         "--texts", help='comma-separated texts, e.g. "a cat,a dog" (needs a tokenizer in the checkpoint)'
@@ -70,8 +73,72 @@ def build_inputs(config, image_path: str | None, texts: str | None, checkpoint: 
 
 
 def run(args: argparse.Namespace) -> int:
+    from groupvit.export.metadata import is_export
+
+    if is_export(args.checkpoint):
+        return verify_export(args.checkpoint, reference=args.reference, image=args.image, texts=args.texts,
+                             out=args.out)
+    if args.reference:
+        raise ValueError(f"--reference applies to a folder of groupvit export. Received: {args.checkpoint!r}, "
+                         f"which holds no export.json")
     return main_verify(args.checkpoint, image=args.image, texts=args.texts, config=args.config, out=args.out,
                        jit=args.jit)
+
+
+EXPORT_NAMES = {"onnx": "ONNX (onnxruntime)", "torch-export": "torch.export program", "saved-model": "TF SavedModel"}
+
+
+def verify_export(folder: str, *, reference: str | None = None, image: str | None = None, texts: str | None = None,
+                  out: str | None = None) -> int:
+    """An export against eager PyTorch on the checkpoint it came from: the same table and verdict."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise ImportError("groupvit verify compares an export with eager PyTorch, which needs torch: "
+                          "pip install \"torch==2.13.0\" (to run an ONNX export without it, use Segmenter or "
+                          "groupvit segment --backend onnx). Received: no torch installed")
+    from groupvit.configs import GroupViTConfig
+    from groupvit.equivalence.runner import run_pytorch
+    from groupvit.export.check import padded, run_export
+    from groupvit.export.metadata import read_export
+    from groupvit.export.torch_graphs import eager_model
+    from groupvit.keras_format import ensure_keras_format
+    from groupvit.weights_bridge import load_checkpoint
+
+    record = read_export(folder)
+    source = reference or record["source"]
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"The export's source checkpoint must exist (or pass --reference CHECKPOINT). "
+                                f"Received: {source!r}")
+    ensure_keras_format(source)
+    model_config, weights = load_checkpoint(source)
+    if model_config.to_dict() != GroupViTConfig.from_pretrained(folder).to_dict():
+        raise ValueError(f"The reference checkpoint's config.json must equal the export's. Received: {source!r} "
+                         f"differs from {folder!r}")
+    inputs = build_inputs(model_config, image, texts, folder)
+    trace = tuple(record["trace_size"])
+    if not record["dynamic_image_size"] and trace != tuple(model_config.vision_config.image_hw):
+        inputs = build_inputs(_sized(model_config, trace), image, texts, folder)
+        inputs.interpolate_pos_encoding = True
+    if record.get("text_length"):
+        text = model_config.text_config
+        pad = text.pad_token_id if text.pad_token_id is not None else text.eos_token_id
+        inputs = padded(inputs, int(record["text_length"]), int(pad or 0))
+    full = run_pytorch(eager_model(model_config, weights), inputs)
+    other = run_export(folder, inputs)
+    rows = compare_outputs({name: full[name] for name in other if name in full}, other, context=full)
+    name = EXPORT_NAMES[record["kind"]] + ("" if record["parts"] == "full" else " towers")
+    print(f"groupvit verify {folder}: PyTorch eager on {source} (reference) vs {name}, "
+          f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
+    return _report(rows, out, full, other, name)
+
+
+def _sized(config, size):
+    from groupvit.configs import GroupViTConfig
+
+    data = config.to_dict()
+    data["vision_config"]["image_size"] = list(size) if size[0] != size[1] else size[0]
+    return GroupViTConfig.from_dict(data)
 
 
 def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None = None, config: str | None = None,
@@ -89,12 +156,16 @@ def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None 
     rows = compare_outputs(reference, other)
     print(f"groupvit verify {checkpoint}: PyTorch (reference) vs Keras{' (XLA)' if jit else ''}, "
           f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
+    return _report(rows, out, reference, other, "Keras")
+
+
+def _report(rows, out: str | None, reference, other, other_name: str) -> int:
     print(HEADER)
     for row in rows:
         print(row.format())
     failed = [row.name for row in rows if not row.ok]
-    if out and "segmentation_logits" in reference:
-        _write_maps(out, reference, other)
+    if out and "segmentation_logits" in other:
+        _write_maps(out, reference, other, other_name)
     if failed:
         print(f"FAILED: {len(failed)} of {len(rows)} outputs exceed their tolerance: {', '.join(failed)}",
               file=sys.stderr)
@@ -122,17 +193,18 @@ def _group_map(outputs: dict[str, np.ndarray], height: int, width: int) -> np.nd
     return group_index_map(chained, feature_grid(height, width, chained.shape[0]), (height, width))
 
 
-def _write_maps(out_dir: str, reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> None:
+def _write_maps(out_dir: str, reference: dict[str, np.ndarray], other: dict[str, np.ndarray],
+               other_name: str = "Keras") -> None:
     from groupvit.png import write_png
 
     os.makedirs(out_dir, exist_ok=True)
     seg_ref, seg_other = reference["segmentation_logits"][0], other["segmentation_logits"][0]
     path = os.path.join(out_dir, "segmentation_pt_vs_tf.png")
     write_png(path, _side_by_side(seg_ref.argmax(axis=0), seg_other.argmax(axis=0)))
-    print(f"wrote {path} (left: PyTorch, right: Keras; per pixel the best-matching text, image 0)")
+    print(f"wrote {path} (left: PyTorch, right: {other_name}; per pixel the best-matching text, image 0)")
     height, width = seg_ref.shape[-2:]
     groups_ref, groups_other = _group_map(reference, height, width), _group_map(other, height, width)
     if groups_ref is not None:
         path = os.path.join(out_dir, "groups_pt_vs_tf.png")
         write_png(path, _side_by_side(groups_ref, groups_other))
-        print(f"wrote {path} (left: PyTorch, right: Keras; per pixel its final group, image 0)")
+        print(f"wrote {path} (left: PyTorch, right: {other_name}; per pixel its final group, image 0)")

@@ -121,14 +121,16 @@ def normalization_gain(features: np.ndarray) -> float:
     return max(1.0, error / max(float(norms.min()), 1e-30) / ACTIVATION.atol)
 
 
-def compare_outputs(reference: Outputs, other: Outputs) -> list[Row]:
-    """Every dense output, plus the hard decisions: group assignments and the segmentation map."""
+def compare_outputs(reference: Outputs, other: Outputs, context: Outputs | None = None) -> list[Row]:
+    """Every dense output, plus the hard decisions: group assignments and the segmentation map.
+    `context`: more reference outputs that set the bounds (features, the logit scale) without being compared."""
     rows = []
+    known = {**(context or {}), **reference}
     # logits are s x cosines and segmentation logits s x group logits, s = exp(logit_scale): their
     # rounding scales with s even where the values happen to be small
-    seg_floor = float(reference.get(LOGIT_SCALE, 0.0))
-    gain = {name: normalization_gain(reference[f]) for name, f in
-            (("image", "image_features"), ("text", "text_features"), ("group", GROUP_FEATURES)) if f in reference}
+    seg_floor = float(known.get(LOGIT_SCALE, 0.0))
+    gain = {name: normalization_gain(known[f]) for name, f in
+            (("image", "image_features"), ("text", "text_features"), ("group", GROUP_FEATURES)) if f in known}
     amplification = {
         "image_embeds": gain.get("image", 1.0),
         "text_embeds": gain.get("text", 1.0),

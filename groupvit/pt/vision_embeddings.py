@@ -39,8 +39,11 @@ class GroupViTVisionEmbeddings(nn.Module):
         """Position table for an image of height x width pixels: [1, (H/p)*(W/p), D]."""
         grid_h, grid_w = self.config.grid_hw
         new_h, new_w = height // self.config.patch_hw[0], width // self.config.patch_hw[1]
-        # the reference leaves the table untouched for a square image with the trained patch count
-        if new_h * new_w == grid_h * grid_w and height == width and grid_h == grid_w:
+        # the reference leaves the table untouched for a square image with the trained patch count; a traced
+        # graph (torch.export, ONNX) resizes it always: bicubic at scale 1 is the identity, exactly, and the
+        # graph keeps no guard on the image size
+        if (not torch.compiler.is_compiling() and new_h * new_w == grid_h * grid_w and height == width
+                and grid_h == grid_w):
             return self.position_embeddings
         dim = self.position_embeddings.shape[-1]
         table = self.position_embeddings.reshape(1, grid_h, grid_w, dim).permute(0, 3, 1, 2)

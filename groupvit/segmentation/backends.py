@@ -1,6 +1,7 @@
-"""Thin adapters: a PyTorch or Keras GroupViT model -> numpy soft maps, group tokens and embeddings.
+"""Thin adapters: a PyTorch, Keras or ONNX GroupViT model -> numpy soft maps, group tokens and embeddings.
 
-Frameworks are imported lazily, so the numpy core never needs either.
+Frameworks are imported lazily, so the numpy core never needs either. An ONNX export
+(`groupvit.export.runtime.OnnxGroupViT`) already speaks numpy: it is passed through.
 """
 
 from __future__ import annotations
@@ -22,19 +23,25 @@ class VisionArrays:
 
 
 def backend_of(model: Any) -> str:
-    """"pt" for a torch.nn.Module, "tf" for a Keras model (looked up in the class hierarchy)."""
+    """"pt" for a torch.nn.Module, "tf" for a Keras model (looked up in the class hierarchy), "onnx" for an
+    `OnnxGroupViT`."""
+    if getattr(type(model), "groupvit_backend", None) == "onnx":
+        return "onnx"
     roots = {cls.__module__.split(".")[0] for cls in type(model).__mro__}
     if "torch" in roots:
         return "pt"
     if "keras" in roots or "tensorflow" in roots:
         return "tf"
     raise ValueError(
-        f"The model must be a GroupViTModel (PyTorch) or TFGroupViTModel (Keras). Received: {type(model).__name__}"
+        f"The model must be a GroupViTModel (PyTorch), TFGroupViTModel (Keras) or OnnxGroupViT (onnxruntime). "
+        f"Received: {type(model).__name__}"
     )
 
 
 def logit_scale_of(model: Any) -> float:
     value = model.logit_scale
+    if backend_of(model) == "onnx":
+        return float(value)
     if backend_of(model) == "pt":
         return float(value.detach().cpu().reshape(-1)[0])
     from keras import ops
@@ -44,6 +51,8 @@ def logit_scale_of(model: Any) -> float:
 
 def encode_texts(model: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Projected text features [N, P] (un-normalized)."""
+    if backend_of(model) == "onnx":
+        return model.get_text_features(ids, mask)
     if backend_of(model) == "pt":
         import torch
 
@@ -59,6 +68,8 @@ def encode_texts(model: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def encode_images(model: Any, pixels: np.ndarray) -> VisionArrays:
     """Run the vision tower on NCHW float32 pixels (any size divisible by the patch size)."""
     pixels = np.ascontiguousarray(pixels, dtype=np.float32)
+    if backend_of(model) == "onnx":
+        return model.encode_images(pixels)
     if backend_of(model) == "pt":
         import torch
 

@@ -6,11 +6,12 @@ import os
 
 from groupvit.segmentation.segmenter import Segmenter
 
-BACKENDS = ("pt", "tf")
+BACKENDS = ("pt", "tf", "onnx")
 
 
 def load_model(checkpoint: str, backend: str = "pt"):
-    """A GroupViT model of `backend` ("pt" or "tf") with the checkpoint's weights, in inference mode."""
+    """A GroupViT model of `backend` ("pt" or "tf") with the checkpoint's weights, in inference mode; or, for
+    "onnx", the `groupvit export --format onnx --parts towers` folder `checkpoint` on onnxruntime."""
     from groupvit.weights_bridge import load_checkpoint
 
     from groupvit.pretrained import resolve_checkpoint
@@ -20,6 +21,15 @@ def load_model(checkpoint: str, backend: str = "pt"):
     checkpoint = resolve_checkpoint(checkpoint)
     if not os.path.exists(checkpoint):
         raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={checkpoint!r}")
+    from groupvit.export.metadata import is_export
+
+    if backend == "onnx" or is_export(checkpoint):
+        if backend != "onnx" or not is_export(checkpoint):
+            raise ValueError(f"backend 'onnx' runs a folder written by `groupvit export --format onnx`, and such "
+                             f"a folder only that backend. Received: backend={backend!r}, checkpoint={checkpoint!r}")
+        from groupvit.export.runtime import OnnxGroupViT
+
+        return OnnxGroupViT(checkpoint)
     from groupvit.keras_format import ensure_keras_format
 
     ensure_keras_format(checkpoint)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 
 class AtomicFiles:
@@ -47,3 +49,22 @@ class AtomicFiles:
         self._staged = []
         if exc_type is not None and self._created_folder and not os.listdir(self.folder):
             os.rmdir(self.folder)
+
+
+@contextmanager
+def staged_folder(out: str | os.PathLike) -> Iterator[str]:
+    """A fresh temporary folder beside `out`, renamed to `out` when the block ends without an error."""
+    out = os.path.abspath(os.fspath(out))
+    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+        what = "a file" if not os.path.isdir(out) else f"a folder of {len(os.listdir(out))} entries"
+        raise FileExistsError(f"OUT must not exist or be an empty folder. Received: out={out!r} is {what}")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".{os.path.basename(out)}.tmp-{uuid.uuid4().hex[:8]}")
+    os.mkdir(staging)
+    try:
+        yield staging
+        os.rename(staging, out)  # POSIX replaces an empty folder in one step
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -11,11 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import tarfile
-import uuid
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -24,6 +21,7 @@ from PIL import Image
 
 from groupvit.datasets.shapes.classes import ALT_CLASS_NAMES, CLASS_NAMES, OBJECT_CLASSES
 from groupvit.datasets.shapes.scene import Scene, check_arguments, make_scene, scene_rng
+from groupvit.weights_bridge.atomic import staged_folder
 
 TRAIN_LAYOUTS = ("jsonl", "wds")
 SHARD_SIZE = 1000
@@ -67,25 +65,6 @@ def voc_palette() -> list[int]:
             value >>= 3
         palette += [r, g, b]
     return palette
-
-
-@contextmanager
-def staged_folder(out: str | os.PathLike) -> Iterator[str]:
-    """A fresh temporary folder beside `out`, renamed to `out` when the block ends without an error."""
-    out = os.path.abspath(os.fspath(out))
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
-        what = "a file" if not os.path.isdir(out) else f"a folder of {len(os.listdir(out))} entries"
-        raise FileExistsError(f"OUT must not exist or be an empty folder. Received: out={out!r} is {what}")
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".{os.path.basename(out)}.tmp-{uuid.uuid4().hex[:8]}")
-    os.mkdir(staging)
-    try:
-        yield staging
-        os.rename(staging, out)  # POSIX replaces an empty folder in one step
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def check_request(scenes: int, seed: int, size: int, variant: str) -> None:
