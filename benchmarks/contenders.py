@@ -28,6 +28,8 @@ CONTENDERS: dict[str, Contender] = {
         Contender("ours-pt", "ours-pt", "groupvit.pt.GroupViTModel, eager", ("port-pt",)),
         Contender("ours-pt-compile", "ours-pt", "groupvit.pt.GroupViTModel, torch.compile", ("port-pt", "ours-pt")),
         Contender("port-pt", "port-pt", "transformers 5 GroupViTModel (PyTorch), eager"),
+        Contender("ours-onnx", "ours-onnx", "our PyTorch model exported to ONNX, on onnxruntime (groupvit export)",
+                  ("port-pt", "ours-pt")),
         Contender(
             "ours-tf", "ours-tf", "groupvit.tf.TFGroupViTModel, default call (a cached graph from the 2nd call on)",
             ("port-tf-eager", "port-tf-function", "ours-pt"),

@@ -25,6 +25,7 @@ ENV_STEPS: dict[str, list[list[str]]] = {
     "ours-pt": [[TORCH], ["-e", f"{REPO}[torch]"]],
     "ours-tf": [[TF, KERAS], ["-e", f"{REPO}[tf]"]],
     "port-pt": [[TORCH, "transformers>=5,<6"], ["-e", str(REPO)]],
+    "ours-onnx": [[TORCH], ["-e", f"{REPO}[torch,export]"]],
     # tensorflow-probability: the port's training path samples its Gumbel noise with tfp
     "port-tf": [[TF, "transformers==4.57.*", "tensorflow-probability==0.25.*"], ["--no-deps", "tf-keras==2.21.*"],
                 ["-e", str(REPO)]],

@@ -32,6 +32,8 @@ def _framework(contender: str):
 
     if CONTENDERS[contender].env.endswith("-pt"):
         from benchmarks import runners_pt as fw
+    elif CONTENDERS[contender].env.endswith("-onnx"):
+        from benchmarks import runners_onnx as fw
     else:
         from benchmarks import runners_tf as fw
     fw.set_threads(THREADS)

@@ -12,32 +12,31 @@ PROGRESS_MIN_BYTES = 8 * 1024 * 1024  # smaller files finish before a bar is wor
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr, drawn only for files above a few MB."""
+    """tqdm byte bars on stderr, one per stage ("read", "write"), drawn only for files above a few MB.
+    Called as `progress(stage, done_bytes, total_bytes)` by `weights_bridge.convert`."""
 
-    def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
         self.stream = stream
-        self.width = width
-        self._last: tuple[str, int] | None = None
-        self._drawn = False
+        self._bar = None
+        self._stage: str | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if total < PROGRESS_MIN_BYTES:
             return
-        percent = int(100 * done / total) if total else 100
-        if self._last == (stage, percent):
-            return
-        self._last = (stage, percent)
-        filled = self.width * percent // 100
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{stage:5s} [{bar}] {percent:3d}% of {total / 2**20:.0f} MiB")
-        self.stream.flush()
-        self._drawn = True
+        if stage != self._stage:
+            self.close()
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=f"{stage:5s}", unit="B", unit_scale=True, unit_divisor=1024,
+                             file=self.stream, dynamic_ncols=True)
+            self._stage = stage
+        self._bar.update(done - self._bar.n)
 
     def close(self) -> None:
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._stage = None
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -1,32 +1,27 @@
-"""`ItemProgress`: a one-line "done/total" progress bar on stderr for loops over images."""
+"""`ItemProgress`: a tqdm progress bar on stderr for loops over images (silent for a single item)."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
 
 class ItemProgress:
-    """Call `step(name)` after each item; `close()` ends the line. Silent when `total` < 2."""
+    """Call `step(name)` after each item; `close()` ends the bar. Silent when `total` < 2."""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None, width: int = 24) -> None:
-        self.total, self.label, self.width = int(total), label, width
-        self.stream = stream if stream is not None else sys.stderr  # looked up now: tests swap sys.stderr
+    def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
+        from tqdm import tqdm
+
+        self.total = int(total)
         self.done = 0
-        self.start = time.perf_counter()
+        stream = stream if stream is not None else sys.stderr  # looked up now: tests swap sys.stderr
+        self._bar = tqdm(total=self.total, desc=label, unit="image", file=stream, disable=self.total < 2,
+                         dynamic_ncols=True, leave=True)
 
     def step(self, name: str = "") -> None:
         self.done += 1
-        if self.total < 2:
-            return
-        filled = self.width * self.done // self.total
-        rate = self.done / max(time.perf_counter() - self.start, 1e-9)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total} ({rate:.2f}/s) {name[:30]:30s}")
-        self.stream.flush()
+        self._bar.set_postfix_str(name[:30], refresh=False)
+        self._bar.update(1)
 
     def close(self) -> None:
-        if self.total >= 2:
-            self.stream.write("\n")
-            self.stream.flush()
+        self._bar.close()
