@@ -58,7 +58,7 @@ def load_source(checkpoint) -> tuple[str, GroupViTConfig, dict[str, np.ndarray]]
     path = resolve_checkpoint(checkpoint)
     if not os.path.exists(path):
         raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={os.fspath(checkpoint)!r}")
-    if os.path.isfile(os.path.join(path, EXPORT_NAME)) if os.path.isdir(path) else False:
+    if is_export(path):
         raise ValueError(f"The checkpoint to export must hold weights, not be an export. Received: {path!r}")
     ensure_keras_format(path)
     config, weights = load_checkpoint(path)

@@ -78,7 +78,8 @@ class OnnxGroupViT:
                              f"Received: shape={tuple(ids.shape)}")
         mask = np.ones(ids.shape, np.int64) if attention_mask is None else np.asarray(attention_mask)
         input_checks.check_attention_mask(mask.shape, ids.shape)
-        input_checks.check_ids_dtype(_kind(mask.dtype), str(mask.dtype), "attention_mask")
+        if _kind(mask.dtype) not in ("int", "uint", "bool"):
+            raise ValueError(f"attention_mask must hold 0/1 integers or booleans. Received: dtype={mask.dtype}")
         return ids.astype(np.int64), mask.astype(np.int64)
 
     def _session(self, part: str):

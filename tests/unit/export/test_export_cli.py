@@ -95,6 +95,9 @@ def test_backend_and_folder_must_match(exports, tiny_checkpoint):
      r"attention_mask must have the shape of input_ids \(2, 4\). Received: \(2, 5\)"),
     (dict(pixel_values=np.zeros((0, 3, 30, 30), np.float32), input_ids=np.ones((1, 4), np.int64)),
      "pixel_values must hold at least one row"),
+    (dict(pixel_values=np.zeros((1, 3, 30, 30), np.float32), input_ids=np.ones((1, 4), np.int64),
+          attention_mask=np.ones((1, 4), np.float32)),
+     "attention_mask must hold 0/1 integers or booleans. Received: dtype=float32"),
 ])
 def test_onnx_model_refuses_bad_inputs_clearly(exports, feeds, match):
     model = OnnxGroupViT(exports["onnx", "full"])
