@@ -52,8 +52,10 @@ def default_token_ids(config, count: int = 4, length: int = 8) -> tuple[np.ndarr
     return ids.astype(np.int64), mask
 
 
-def build_inputs(config, image_path: str | None, texts: str | None, checkpoint: str) -> Inputs:
-    height, width = config.vision_config.image_hw
+def build_inputs(config, image_path: str | None, texts: str | None, checkpoint: str,
+                 size: tuple[int, int] | None = None) -> Inputs:
+    """Pixels at `size` (default the config's image size), token ids of `texts` or the default captions."""
+    height, width = size or config.vision_config.image_hw
     if image_path:
         from groupvit.images import load_rgb, clip_preprocess
 
@@ -115,11 +117,9 @@ def verify_export(folder: str, *, reference: str | None = None, image: str | Non
     if model_config.to_dict() != GroupViTConfig.from_pretrained(folder).to_dict():
         raise ValueError(f"The reference checkpoint's config.json must equal the export's. Received: {source!r} "
                          f"differs from {folder!r}")
-    inputs = build_inputs(model_config, image, texts, folder)
-    trace = tuple(record["trace_size"])
-    if not record["dynamic_image_size"] and trace != tuple(model_config.vision_config.image_hw):
-        inputs = build_inputs(_sized(model_config, trace), image, texts, folder)
-        inputs.interpolate_pos_encoding = True
+    size = tuple(model_config.vision_config.image_hw) if record["dynamic_image_size"] else tuple(record["trace_size"])
+    inputs = build_inputs(model_config, image, texts, folder, size)
+    inputs.interpolate_pos_encoding = size != tuple(model_config.vision_config.image_hw)
     if record.get("text_length"):
         text = model_config.text_config
         pad = text.pad_token_id if text.pad_token_id is not None else text.eos_token_id
@@ -131,14 +131,6 @@ def verify_export(folder: str, *, reference: str | None = None, image: str | Non
     print(f"groupvit verify {folder}: PyTorch eager on {source} (reference) vs {name}, "
           f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
     return _report(rows, out, full, other, name)
-
-
-def _sized(config, size):
-    from groupvit.configs import GroupViTConfig
-
-    data = config.to_dict()
-    data["vision_config"]["image_size"] = list(size) if size[0] != size[1] else size[0]
-    return GroupViTConfig.from_dict(data)
 
 
 def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None = None, config: str | None = None,

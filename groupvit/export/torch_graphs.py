@@ -25,10 +25,9 @@ class FullGraph(nn.Module):
     """(pixel_values, input_ids, attention_mask) -> logits_per_image, logits_per_text, text_embeds,
     image_embeds, segmentation_logits; any image size divisible by the patch size.
 
-    The segmentation logits are the model's (docs/computation.md), with the token grid taken as
-    (H / patch, W / patch): for square patches and sizes divisible by them it is exactly the reference's
-    rule (`groupvit.token_grid.feature_grid`), whose float rounding an exporter would freeze at the
-    traced size."""
+    The model's segmentation logits (docs/computation.md); square patches only, for which the model takes
+    the token grid without float rounding (`groupvit.pt.segmentation.pixel_grouping`), so no traced size
+    is frozen into the graph."""
 
     def __init__(self, model) -> None:
         super().__init__()
@@ -36,24 +35,11 @@ class FullGraph(nn.Module):
         if ph != pw:
             raise ValueError(f"Exporting the segmentation logits needs square patches. Received: patch {ph}x{pw}")
         self.model = model
-        self.patch = ph
 
     def forward(self, pixel_values, input_ids, attention_mask):
-        from groupvit.pt.groupvit_model import _normalize
-        from groupvit.pt.segmentation import chain_group_maps, segmentation_logits
-
-        model = self.model
-        out = model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask,
-                    output_attentions=True, output_segmentation=False, interpolate_pos_encoding=True)
-        last = out.vision_model_output.last_hidden_state
-        groups = _normalize(model.visual_projection(last.reshape(-1, last.shape[-1]))).reshape(
-            last.shape[0], last.shape[1], -1)
-        height, width = pixel_values.shape[-2:]
-        chained = chain_group_maps(out.vision_model_output.attentions).transpose(1, 2)  # (B, O, N)
-        maps = chained.reshape(chained.shape[0], chained.shape[1], height // self.patch, width // self.patch)
-        grouping = nn.functional.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
-        seg = segmentation_logits(groups, out.text_embeds, grouping, model.logit_scale.exp())
-        return out.logits_per_image, out.logits_per_text, out.text_embeds, out.image_embeds, seg
+        out = self.model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask,
+                         output_segmentation=True, interpolate_pos_encoding=True)
+        return out.logits_per_image, out.logits_per_text, out.text_embeds, out.image_embeds, out.segmentation_logits
 
 
 class ImageGraph(nn.Module):

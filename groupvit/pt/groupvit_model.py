@@ -122,7 +122,8 @@ class GroupViTModel(GroupViTPreTrainedModel):
                 last = vision_outputs.last_hidden_state  # (B_img, O, D): one token per group
                 group_embeds = self.visual_projection(last.reshape(-1, last.shape[-1]))
                 group_embeds = _normalize(group_embeds).reshape(last.shape[0], last.shape[1], -1)
-                grouping = pixel_grouping(vision_outputs.attentions, *pixel_values.shape[-2:])
+                grouping = pixel_grouping(vision_outputs.attentions, *pixel_values.shape[-2:],
+                                          config.vision_config.patch_hw)
                 seg_logits = segmentation_logits(group_embeds, text_embeds, grouping, logit_scale)
 
         out = GroupViTModelOutput(

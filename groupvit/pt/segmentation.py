@@ -18,11 +18,19 @@ def chain_group_maps(soft_maps: Sequence[torch.Tensor]) -> torch.Tensor:
     return chained
 
 
-def pixel_grouping(soft_maps: Sequence[torch.Tensor], height: int, width: int) -> torch.Tensor:
-    """Final groups per pixel [B, O_last, H, W]: chained maps resized bilinearly (half-pixel, no antialias)."""
+def pixel_grouping(soft_maps: Sequence[torch.Tensor], height: int, width: int,
+                   patch_hw: tuple[int, int] | None = None) -> torch.Tensor:
+    """Final groups per pixel [B, O_last, H, W]: chained maps resized bilinearly (half-pixel, no antialias).
+
+    With square patches (`patch_hw`) the token grid is (H / patch, W / patch): for sizes divisible by the
+    patch that is exactly `feature_grid`'s rule, without its float rounding, which a traced graph
+    (torch.export, ONNX) would freeze at the traced size."""
     chained = chain_group_maps(soft_maps).transpose(1, 2)  # (B, O, N)
     batch, groups, tokens = chained.shape
-    grid_h, grid_w = feature_grid(height, width, tokens)
+    if patch_hw is not None and patch_hw[0] == patch_hw[1]:
+        grid_h, grid_w = height // patch_hw[0], width // patch_hw[1]
+    else:
+        grid_h, grid_w = feature_grid(height, width, tokens)
     maps = chained.reshape(batch, groups, grid_h, grid_w)
     return nn.functional.interpolate(maps, size=(height, width), mode="bilinear", align_corners=False)
 
