@@ -47,27 +47,34 @@ def write_saved_model(folder: str, config: GroupViTConfig, weights: dict[str, np
     mask_spec = tf.TensorSpec([None, length], tf.int64, name="attention_mask")
 
     def checked_pixels(pixel_values):
-        # a signature does not check static shapes on its own: a wrong size would fail deep inside the graph
-        tf.debugging.assert_equal(
-            tf.shape(pixel_values)[1:], tf.constant([config.vision_config.num_channels, height, width]),
-            message=f"pixel_values must be [batch, {config.vision_config.num_channels}, {height}, {width}] "
-                    f"(NCHW at the exported size). Received shape")
-        tf.debugging.assert_greater(tf.shape(pixel_values)[0], 0,
-                                    message="pixel_values must hold at least one image. Received batch")
-        return pixel_values
+        # a signature does not check static shapes on its own: a wrong size would fail deep inside the graph.
+        # The checks run before the model reads its inputs (control dependencies: graph order is not code order).
+        checks = [
+            tf.debugging.assert_equal(
+                tf.shape(pixel_values)[1:], tf.constant([config.vision_config.num_channels, height, width]),
+                message=f"pixel_values must be [batch, {config.vision_config.num_channels}, {height}, {width}] "
+                        f"(NCHW at the exported size). Received shape"),
+            tf.debugging.assert_greater(tf.shape(pixel_values)[0], 0,
+                                        message="pixel_values must hold at least one image. Received batch"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(pixel_values)
 
     def checked_text(input_ids, attention_mask):
-        for name, value in (("input_ids", input_ids), ("attention_mask", attention_mask)):
-            tf.debugging.assert_equal(tf.shape(value)[1], length,
-                                      message=f"{name} must be padded to {length} tokens (the export's text "
-                                              f"length). Received length")
-        tf.debugging.assert_equal(tf.shape(input_ids), tf.shape(attention_mask),
-                                  message="attention_mask must have the shape of input_ids. Received")
-        tf.debugging.assert_non_negative(input_ids, message="input_ids must lie in [0, vocab_size). Received")
-        tf.debugging.assert_less(input_ids, tf.constant(config.text_config.vocab_size, tf.int64),
-                                 message=f"input_ids must lie in [0, vocab_size={config.text_config.vocab_size}). "
-                                         f"Received")
-        return input_ids, attention_mask
+        checks = [tf.debugging.assert_equal(tf.shape(value)[1], length,
+                                            message=f"{name} must be padded to {length} tokens (the export's text "
+                                                    f"length). Received length")
+                  for name, value in (("input_ids", input_ids), ("attention_mask", attention_mask))]
+        checks += [
+            tf.debugging.assert_equal(tf.shape(input_ids), tf.shape(attention_mask),
+                                      message="attention_mask must have the shape of input_ids. Received"),
+            tf.debugging.assert_non_negative(input_ids, message="input_ids must lie in [0, vocab_size). Received"),
+            tf.debugging.assert_less(input_ids, tf.constant(config.text_config.vocab_size, tf.int64),
+                                     message=f"input_ids must lie in [0, vocab_size={config.text_config.vocab_size})."
+                                             f" Received"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(input_ids), tf.identity(attention_mask)
 
     def image_features(pixel_values):
         pixel_values = checked_pixels(pixel_values)
