@@ -3,8 +3,9 @@
 import numpy as np
 
 
-def grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns):
-    """The grouped multi-label loss written out image by image and prompt by prompt (numpy)."""
+def grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns, tau=0.0):
+    """The grouped multi-label loss written out image by image and prompt by prompt (numpy); `tau` > 0 pools the
+    groups by `tau * log(sum(exp(cosine / tau)))` instead of the maximum."""
     b, g, p = groups.shape
     k = prompts.shape[1]
     s = float(np.exp(log_scale))
@@ -15,7 +16,10 @@ def grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns):
         return owner[q] == i or (flat_nouns[q] >= 0 and flat_nouns[q] in set(image_nouns[i]))
 
     def score(i, q):
-        return s * max(float(groups[i, j] @ flat[q]) for j in range(g))
+        cosines = [float(groups[i, j] @ flat[q]) for j in range(g)]
+        if tau == 0:
+            return s * max(cosines)
+        return s * tau * np.log(sum(np.exp(c / tau) for c in cosines))
 
     def soft_ce(logits, targets):
         log_p = logits - np.log(np.exp(logits).sum())

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from groupvit.configs import GroupViTConfig
+from groupvit.segmentation.templates import resolve_templates
 from groupvit.training import checkpoints
 from groupvit.training.init import token_tables
 from groupvit.training.noise import gumbel_noise
@@ -89,6 +90,7 @@ def train(run: TrainRun) -> dict[str, Any]:
     names = list(weights_names(config))
     options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
                           grouped=run.grouped_multi_label, group_balance=run.group_balance,
+                          pooling_tau=run.pooling_tau,
                           logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
                           frozen=frozen_names(names, run.freeze, run.unfreeze))
     if weights is None:  # from scratch: the backend's init, token tables as the authors (training/init.py)
@@ -105,6 +107,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                            rank=rank, world_size=world, seed=run.seed,
                            context_length=config.text_config.max_position_embeddings,
                            multi_label_k=run.multi_label, noun_ids=run.grouped_multi_label,
+                           templates=resolve_templates(run.prompt_templates),
                            shuffle_buffer=run.shuffle_buffer,
                            num_workers=run.num_workers)
     if run.steps is not None:

@@ -28,6 +28,8 @@ class TrainRun:
     multi_label: int = 0
     grouped_multi_label: bool = False
     group_balance: float = 0.0
+    pooling_tau: float = 0.0
+    prompt_templates: int = 80
     freeze: list[str] = field(default_factory=list)
     unfreeze: list[str] = field(default_factory=list)
     resume: bool = False
@@ -60,6 +62,14 @@ class TrainRun:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={self.multi_label}")
         if not self.group_balance >= 0:
             raise ValueError(f"group_balance must be >= 0. Received: group_balance={self.group_balance}")
+        if not self.pooling_tau >= 0:
+            raise ValueError(f"pooling_tau must be >= 0. Received: pooling_tau={self.pooling_tau}")
+        if self.pooling_tau and not self.grouped_multi_label:
+            raise ValueError("pooling_tau softens the grouped multi-label loss's maximum over groups: it needs "
+                             f"grouped_multi_label. Received: pooling_tau={self.pooling_tau} without it")
+        if self.prompt_templates not in (1, 7, 80):
+            raise ValueError("prompt_templates must name a built-in template set: 1, 7 or 80. "
+                             f"Received: prompt_templates={self.prompt_templates!r}")
         if self.grouped_multi_label and not self.multi_label:
             raise ValueError("grouped_multi_label scores the multi-label loss by groups: it needs multi_label K > 0. "
                              f"Received: multi_label={self.multi_label}")
@@ -77,6 +87,6 @@ class TrainRun:
 
 # Settings that define the run's numbers: a resumed run must use the stored ones.
 RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
-                "multi_label", "grouped_multi_label", "group_balance", "freeze", "unfreeze", "seed", "shuffle_buffer",
+                "multi_label", "grouped_multi_label", "group_balance", "pooling_tau", "prompt_templates", "freeze", "unfreeze", "seed", "shuffle_buffer",
                 "bf16", "flip", "color_jitter",
                 "random_erasing", "crop_scale")

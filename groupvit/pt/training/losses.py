@@ -73,15 +73,25 @@ def noun_positives(own: torch.Tensor, image_nouns: torch.Tensor, prompt_nouns: t
     return same_noun.any(dim=1) | (own[:, None] == prompt_owner[None, :])
 
 
+def pool_groups(scores: torch.Tensor, dim: int, tau: float) -> torch.Tensor:
+    """The maximum over `dim` (tau 0), else its soft form `tau * logsumexp(scores / tau)`."""
+    if tau == 0:
+        return scores.amax(dim=dim)
+    return tau * torch.logsumexp(scores / tau, dim=dim)
+
+
 def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Tensor, log_scale: torch.Tensor,
-                             image_nouns: torch.Tensor, prompt_nouns: torch.Tensor) -> torch.Tensor:
+                             image_nouns: torch.Tensor, prompt_nouns: torch.Tensor,
+                             pooling_tau: float = 0.0) -> torch.Tensor:
     """The multi-label loss scored by groups, with every image holding a prompt's noun a positive.
 
     `group_embeds` [b, G, P]: the L2-normalised projected final groups of each local image;
     `prompt_embeds` [b, K, P]; `image_nouns` [b, M] and `prompt_nouns` [b, K] noun ids (-1: none).
     Image i and prompt p score `max_g z_ig . t_p`: a noun must be found in one group of the image,
-    which is how zero-shot segmentation later names each group. Targets are soft over the positives
-    (docs/training.md, "Grouped multi-label loss"), in both directions.
+    which is how zero-shot segmentation later names each group. With `pooling_tau` > 0 the maximum is
+    `tau * logsumexp(cosine / tau)` over the groups, so every group, not only the best one, gets a share of
+    the gradient. Targets are soft over the positives (docs/training.md, "Grouped multi-label loss"), in
+    both directions.
     """
     rank, _ = world()
     b, k, width = prompt_embeds.shape
@@ -93,8 +103,8 @@ def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Te
     all_prompt_nouns = all_gather_with_grad(prompt_nouns.reshape(b * k))  # (W b K,)
     own = torch.arange(b, device=group_embeds.device) + b * rank
     every = torch.arange(all_groups.shape[0], device=group_embeds.device)
-    per_image = scale * torch.einsum("bgp,np->bgn", group_embeds, all_prompts).amax(dim=1)  # (b, W b K)
-    per_prompt = scale * torch.einsum("np,igp->nig", local_prompts, all_groups).amax(dim=2)  # (b K, W b)
+    per_image = scale * pool_groups(torch.einsum("bgp,np->bgn", group_embeds, all_prompts), 1, pooling_tau)
+    per_prompt = scale * pool_groups(torch.einsum("np,igp->nig", local_prompts, all_groups), 2, pooling_tau)
     image_pos = noun_positives(own, image_nouns, all_prompt_nouns, every.repeat_interleave(k))
     prompt_pos = noun_positives(every, all_image_nouns, prompt_nouns.reshape(b * k), own.repeat_interleave(k)).t()
     image_targets = image_pos.to(per_image.dtype) / image_pos.sum(dim=1, keepdim=True)

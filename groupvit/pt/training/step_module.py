@@ -23,12 +23,13 @@ class GroupViTTrainingStep(nn.Module):
     """
 
     def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float, grouped: bool = False,
-                 group_balance: float = 0.0) -> None:
+                 group_balance: float = 0.0, pooling_tau: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.multi_label = int(multi_label)
         self.grouped = bool(grouped) and self.multi_label > 0
         self.group_balance = float(group_balance)
+        self.pooling_tau = float(pooling_tau)
         self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
                                                     requires_grad=self.multi_label > 0)
 
@@ -69,7 +70,7 @@ class GroupViTTrainingStep(nn.Module):
                     raise ValueError("The grouped multi-label loss needs the batch's image_nouns and prompt_nouns. "
                                      "Received: a batch without them")
                 multi = grouped_multi_label_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
-                                                 image_nouns, prompt_nouns)
+                                                 image_nouns, prompt_nouns, self.pooling_tau)
             else:
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi

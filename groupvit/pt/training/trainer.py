@@ -61,7 +61,8 @@ class TorchTrainer:
         self.model = model.to(self.device).train()
         self.step_module = GroupViTTrainingStep(self.model, options.multi_label, options.logit_scale_init,
                                                  grouped=options.grouped,
-                                                 group_balance=options.group_balance).to(self.device)
+                                                 group_balance=options.group_balance,
+                                                 pooling_tau=options.pooling_tau).to(self.device)
         self.named = self._trainable()
         for name, param in self._all_named():
             param.requires_grad_(name in self.named)

@@ -91,12 +91,20 @@ def noun_positives(own, image_nouns, prompt_nouns, prompt_owner):
     return ops.logical_or(ops.any(same_noun, axis=1), ops.equal(own[:, None], prompt_owner[None, :]))
 
 
-def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns, prompt_nouns):
+def pool_groups(scores, axis, tau):
+    """The maximum over `axis` (tau 0), else its soft form `tau * logsumexp(scores / tau)`."""
+    if tau == 0:
+        return ops.max(scores, axis=axis)
+    return tau * ops.logsumexp(scores / tau, axis=axis)
+
+
+def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns, prompt_nouns, pooling_tau=0.0):
     """The multi-label loss scored by groups, every image holding a prompt's noun a positive.
 
     `group_embeds` [b, G, P] L2-normalised final groups; `prompt_embeds` [b, K, P]; `image_nouns`
     [b, M] and `prompt_nouns` [b, K] noun ids (-1: none). Image i and prompt p score
-    `max_g z_ig . t_p`; targets are soft over the positives in both directions (docs/training.md).
+    `max_g z_ig . t_p`, or with `pooling_tau` > 0 `tau * logsumexp_g(z_ig . t_p / tau)`; targets are soft
+    over the positives in both directions (docs/training.md).
     """
     k, width = prompt_embeds.shape[1], prompt_embeds.shape[2]
     scale = clamped_scale(log_scale)
@@ -108,8 +116,8 @@ def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns
     all_prompt_nouns = all_gather_with_grad(local_nouns)  # (W b K,)
     own = _own_rows(group_embeds)
     every = tf.range(tf.shape(all_groups)[0])
-    per_image = scale * ops.max(ops.einsum("bgp,np->bgn", group_embeds, all_prompts), axis=1)  # (b, W b K)
-    per_prompt = scale * ops.max(ops.einsum("np,igp->nig", local_prompts, all_groups), axis=2)  # (b K, W b)
+    per_image = scale * pool_groups(ops.einsum("bgp,np->bgn", group_embeds, all_prompts), 1, pooling_tau)
+    per_prompt = scale * pool_groups(ops.einsum("np,igp->nig", local_prompts, all_groups), 2, pooling_tau)
     image_pos = noun_positives(own, image_nouns, all_prompt_nouns, tf.repeat(every, k))
     prompt_pos = ops.transpose(noun_positives(every, all_image_nouns, local_nouns, tf.repeat(own, k)))
     image_pos, prompt_pos = ops.cast(image_pos, per_image.dtype), ops.cast(prompt_pos, per_prompt.dtype)

@@ -58,13 +58,14 @@ class TFGroupViTTrainer(TFGroupViTModel):
 
     def __init__(self, config: GroupViTConfig, multi_label: int = 0, logit_scale_init: float = 2.6592,
                  frozen: frozenset[str] | set[str] = frozenset(), grouped: bool = False,
-                 group_balance: float = 0.0, **kwargs: Any) -> None:
+                 group_balance: float = 0.0, pooling_tau: float = 0.0, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         if multi_label < 0:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={multi_label}")
         self.multi_label = int(multi_label)
         self.grouped = bool(grouped) and self.multi_label > 0
         self.group_balance = float(group_balance)
+        self.pooling_tau = float(pooling_tau)
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))
@@ -142,7 +143,7 @@ class TFGroupViTTrainer(TFGroupViTModel):
             if self.grouped:
                 multi = grouped_multi_label_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
                                                  ops.cast(data["image_nouns"], "int64"),
-                                                 ops.cast(data["prompt_nouns"], "int64"))
+                                                 ops.cast(data["prompt_nouns"], "int64"), self.pooling_tau)
             else:
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
@@ -179,4 +180,4 @@ class TFGroupViTTrainer(TFGroupViTModel):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "multi_label": self.multi_label, "logit_scale_init": self.logit_scale_init,
                 "frozen": sorted(self.frozen), "grouped": self.grouped,
-                "group_balance": self.group_balance}
+                "group_balance": self.group_balance, "pooling_tau": self.pooling_tau}

@@ -15,6 +15,15 @@ def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_posi
     assert abs(float(ours) - expected) < 1e-12
 
 
+def test_soft_pooling_matches_the_loops():
+    groups, prompts, image_nouns, prompt_nouns, log_scale = shared_noun_case()
+    for tau in (0.05, 0.3):
+        ours = grouped_multi_label_loss(tf.constant(groups), tf.constant(prompts), tf.constant(log_scale, tf.float64),
+                                        tf.constant(image_nouns), tf.constant(prompt_nouns), pooling_tau=tau)
+        expected = grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns, tau=tau)
+        assert abs(float(ours) - expected) < 1e-12
+
+
 def test_grouped_loss_with_one_group_and_distinct_nouns_is_the_multi_label_loss():
     rng = np.random.default_rng(2)
     images, prompts = rng.normal(size=(4, 6)), rng.normal(size=(4, 3, 6))

@@ -81,6 +81,35 @@ def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_posi
     assert abs(float(other) - expected) > 1e-3
 
 
+def test_soft_pooling_matches_the_loops_nears_the_maximum_and_reaches_every_group():
+    groups, prompts, image_nouns, prompt_nouns, log_scale = shared_noun_case()
+    def run(tau, g=None):
+        g = torch.tensor(groups, dtype=torch.float64) if g is None else g
+        return grouped_multi_label_loss(g, torch.tensor(prompts, dtype=torch.float64),
+                                        torch.tensor(log_scale, dtype=torch.float64), torch.from_numpy(image_nouns),
+                                        torch.from_numpy(prompt_nouns), pooling_tau=tau)
+
+    for tau in (0.05, 0.3):
+        expected = grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns, tau=tau)
+        assert abs(float(run(tau)) - expected) < 1e-12
+    hard = grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns)
+    assert abs(float(run(1e-4)) - hard) < 1e-3 < abs(float(run(0.3)) - hard)
+    rng = np.random.default_rng(4)
+    axis = np.eye(prompts.shape[-1])[0]
+    near = axis + 0.1 * rng.normal(size=prompts.shape)  # every prompt close to one direction ...
+    near /= np.linalg.norm(near, axis=-1, keepdims=True)
+    prompts = near
+    hubbed = np.stack([np.broadcast_to(axis, groups[:, 0].shape), -groups[:, 1], -groups[:, 2]], axis=1)
+    hubbed[:, 1:] -= 2 * axis  # ... group 0 of every image along it, the other groups away from it
+    hubbed /= np.linalg.norm(hubbed, axis=-1, keepdims=True)
+    assert (np.einsum("bgp,np->bgn", hubbed, near.reshape(-1, near.shape[-1])).argmax(axis=1) == 0).all()
+    for tau, reached_groups in ((0.0, [True, False, False]), (0.3, [True, True, True])):
+        g = torch.tensor(hubbed, dtype=torch.float64, requires_grad=True)
+        run(tau, g).backward()
+        reached = g.grad.abs().sum(dim=-1) > 0  # (images, groups)
+        assert reached.tolist() == [reached_groups] * len(groups)
+
+
 def test_group_balance_is_zero_for_sure_equal_use_log_groups_for_collapse_or_indecision_and_the_loop_formula():
     maps, collapsed, uniform, balanced = soft_map_case()
     as_t = lambda x: torch.tensor(x, dtype=torch.float64)  # noqa: E731
