@@ -87,6 +87,7 @@ class TrainRun:
 
 # Settings that define the run's numbers: a resumed run must use the stored ones.
 RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
-                "multi_label", "grouped_multi_label", "group_balance", "pooling_tau", "prompt_templates", "freeze", "unfreeze", "seed", "shuffle_buffer",
+                "multi_label", "grouped_multi_label", "group_balance", "pooling_tau", "prompt_templates",
+                "freeze", "unfreeze", "seed", "shuffle_buffer",
                 "bf16", "flip", "color_jitter",
                 "random_erasing", "crop_scale")
