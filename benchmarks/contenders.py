@@ -27,12 +27,20 @@ CONTENDERS: dict[str, Contender] = {
     for c in (
         Contender("ours-pt", "ours-pt", "groupvit.pt.GroupViTModel, eager", ("port-pt",)),
         Contender("ours-pt-compile", "ours-pt", "groupvit.pt.GroupViTModel, torch.compile", ("port-pt", "ours-pt")),
+        Contender("ours-pt-bf16", "ours-pt", "groupvit.pt.GroupViTModel in bfloat16 (model.to(torch.bfloat16), "
+                  "float32 islands), eager", ("port-pt", "ours-pt")),
+        Contender("ours-pt-int8", "ours-pt", "groupvit.pt.GroupViTModel, dynamic int8 linear layers (torch.ao), "
+                  "eager", ("port-pt", "ours-pt")),
         Contender("port-pt", "port-pt", "transformers 5 GroupViTModel (PyTorch), eager"),
         Contender("ours-onnx", "ours-onnx", "our PyTorch model exported to ONNX, on onnxruntime (groupvit export)",
                   ("port-pt", "ours-pt")),
         Contender(
             "ours-tf", "ours-tf", "groupvit.tf.TFGroupViTModel, default call (a cached graph from the 2nd call on)",
             ("port-tf-eager", "port-tf-function", "ours-pt"),
+        ),
+        Contender(
+            "ours-tf-bf16", "ours-tf", "groupvit.tf.TFGroupViTModel(dtype='mixed_bfloat16'), default call",
+            ("port-tf-eager", "port-tf-function", "ours-tf"),
         ),
         Contender(
             "ours-tf-function", "ours-tf", "groupvit.tf.TFGroupViTModel in tf.function",
@@ -52,5 +60,7 @@ CONTENDERS: dict[str, Contender] = {
 
 # Memory and time to first answer are compared between these pairs (ours, port).
 PAIRS: tuple[tuple[str, str], ...] = (("ours-pt", "port-pt"), ("ours-pt-compile", "port-pt"),
+                                      ("ours-pt-bf16", "ours-pt"), ("ours-pt-int8", "ours-pt"),
+                                      ("ours-tf-bf16", "ours-tf"),
                                       ("ours-tf", "port-tf-eager"), ("ours-tf-function", "port-tf-function"),
                                       ("ours-tf-jit", "port-tf-function"))

@@ -25,13 +25,19 @@ def set_threads(threads: int) -> None:
 
 def build_model(contender: str, config: GroupViTConfig, seed: int, checkpoint: str | None = None):
     """Our model or the port, random weights `seed` (or `checkpoint`, a directory on disk), eval mode."""
-    if contender in ("ours-pt", "ours-pt-compile"):
+    if contender in ("ours-pt", "ours-pt-compile", "ours-pt-bf16", "ours-pt-int8"):
         from groupvit.pt import GroupViTModel
+        from groupvit.pt.precision import quantize_int8
 
         if checkpoint:
-            return GroupViTModel.from_pretrained(checkpoint).eval()
-        model = GroupViTModel(config)
-        model.load_weights(random_weights(config, seed))
+            model = GroupViTModel.from_pretrained(checkpoint)
+        else:
+            model = GroupViTModel(config)
+            model.load_weights(random_weights(config, seed))
+        if contender == "ours-pt-bf16":
+            model = model.to(torch.bfloat16)
+        if contender == "ours-pt-int8":
+            model = quantize_int8(model)
         return model.eval()
     if contender == "port-pt":
         import transformers

@@ -20,6 +20,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--class-names", help="class-name file (default: classes.txt in --data)")
     parser.add_argument("--backend", choices=("pt", "tf", "onnx"), default="pt",
                         help="onnx: a folder of `groupvit export --format onnx --parts towers` as --checkpoint")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "int8"), default="float32",
+                        help="precision of the model (bfloat16: pt and tf; int8: pt, dynamic int8 linear layers)")
     parser.add_argument(
         "--bg-thresh",
         type=float,
@@ -51,38 +53,21 @@ def format_table(names: list[str], per_class: np.ndarray, mean: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from groupvit.images import load_rgb
-    from groupvit.segmentation import mean_iou, voc
-    from groupvit.segmentation.loading import fill_defaults, load_segmenter
-    from groupvit.segmentation.progress import ItemProgress
+    from groupvit.segmentation.evaluation import SETTINGS, evaluate_folder
 
-    fill_defaults(args)
-    names = voc.class_names(args.data, args.class_names)
-    ids = voc.split_ids(args.data, args.split)[: args.limit]
-    segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side)
-    predictions, truths = [], []
-    progress = ItemProgress(len(ids), "evaluate")
-    for image_id in ids:
-        image = load_rgb(voc.image_path(args.data, image_id))
-        result = segmenter.segment(image, names[1:], background_threshold=args.bg_thresh, templates=args.templates,
-                                   mode=args.mode, window=args.window, stride=args.stride)[0]
-        truth = voc.ground_truth(args.data, image_id)
-        if truth.shape != result.labels.shape:
-            raise ValueError(f"The label map must match its image's size. Received: {image_id}: "
-                             f"label {truth.shape} vs image {result.labels.shape}")
-        predictions.append(result.labels)
-        truths.append(truth)
-        progress.step(image_id)
-    progress.close()
-    scores = mean_iou(predictions, truths, num_classes=len(names))
+    names, ids, scores, used = evaluate_folder(
+        args.checkpoint, args.data, backend=args.backend, dtype=args.dtype, split=args.split,
+        class_names=args.class_names, limit=args.limit, progress=True, **{k: getattr(args, k) for k in SETTINGS})
+    for key, value in used.items():
+        setattr(args, key, value)
     print(f"groupvit evaluate: {len(ids)} image(s) of split {args.split!r}, backend {args.backend}, "
-          f"mode {args.mode}, templates {args.templates}, bg_thresh {args.bg_thresh}")
+          f"dtype {args.dtype}, mode {args.mode}, templates {args.templates}, bg_thresh {args.bg_thresh}")
     print(format_table(names, scores.per_class, scores.mean))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"miou": scores.mean, "per_class": {n: (None if np.isnan(v) else float(v))
                                                          for n, v in zip(names, scores.per_class)},
-                       "images": len(ids), "split": args.split, "backend": args.backend,
+                       "images": len(ids), "split": args.split, "backend": args.backend, "dtype": args.dtype,
                        "settings": {k: getattr(args, k) for k in ("bg_thresh", "templates", "mode", "short_side",
                                                                   "window", "stride")}}, f, indent=2)
     return 0

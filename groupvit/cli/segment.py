@@ -23,6 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--labels", required=True, help='comma-separated class names; synonyms with ";": "tv; monitor,cat"'
     )
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "int8"), default="float32",
+                        help="precision of the model (bfloat16: pt and tf; int8: pt, dynamic int8 linear layers)")
     parser.add_argument("--backend", choices=("pt", "tf", "onnx"), default="pt",
                         help="onnx: a folder of `groupvit export --format onnx --parts towers` as --checkpoint")
     parser.add_argument(
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"The checkpoint must exist. Received: --checkpoint {args.checkpoint!r}")
     fill_defaults(args)
     images = {path: load_rgb(path) for path in paths}  # fail on an unreadable image before any work
-    segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side)
+    segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side, dtype=args.dtype)
     os.makedirs(args.out, exist_ok=True)
     progress = ItemProgress(len(paths), "segment")
     used_stems: set[str] = set()

@@ -30,6 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", help="config.json for a weight file without one beside it")
     parser.add_argument("--out", help="folder for the two backends' segmentation maps as PNG, side by side")
     parser.add_argument("--jit", action="store_true", help="run the Keras model compiled with XLA")
+    parser.add_argument("--dtype", choices=("bfloat16", "int8"),
+                        help="compare this reduced precision with float32 of the same backend (--backend) instead "
+                             "of the two backends: differences, embedding cosines, assignment and pixel agreement")
+    parser.add_argument("--backend", choices=("pt", "tf"), default="pt", help="with --dtype (int8: pt only)")
+    parser.add_argument("--data", help="with --dtype: a VOC-layout folder (groupvit shapes --layout voc) on which "
+                        "both precisions' mIoU is measured with the checkpoint's evaluation defaults")
     parser.set_defaults(func=run)
 
 
@@ -80,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
     if is_export(args.checkpoint):
         return verify_export(args.checkpoint, reference=args.reference, image=args.image, texts=args.texts,
                              out=args.out)
+    if args.dtype:
+        return verify_dtype(args.checkpoint, args.dtype, backend=args.backend, image=args.image, texts=args.texts,
+                            config=args.config, data=args.data)
+    if args.data:
+        raise ValueError(f"--data applies with --dtype. Received: --data {args.data!r} without it")
     if args.reference:
         raise ValueError(f"--reference applies to a folder of groupvit export. Received: {args.checkpoint!r}, "
                          f"which holds no export.json")
@@ -149,6 +160,47 @@ def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None 
     print(f"groupvit verify {checkpoint}: PyTorch (reference) vs Keras{' (XLA)' if jit else ''}, "
           f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
     return _report(rows, out, reference, other, "Keras")
+
+
+def verify_dtype(checkpoint: str, dtype: str, *, backend: str = "pt", image: str | None = None,
+                 texts: str | None = None, config: str | None = None, data: str | None = None) -> int:
+    """Print how far `dtype` is from float32 of `backend` on the same checkpoint and inputs (and, with `data`,
+    both mIoU); 0 unless a reduced-precision output is not finite."""
+    from groupvit.equivalence.precision import HEADER as AGREEMENT_HEADER, compare_precision
+    from groupvit.keras_format import ensure_keras_format
+    from groupvit.segmentation.loading import check_dtype, load_model
+    from groupvit.weights_bridge import load_checkpoint
+
+    check_dtype(backend, dtype)
+    if config is not None:
+        raise ValueError(f"--dtype loads the checkpoint with its own config.json. Received: --config {config!r}")
+    ensure_keras_format(checkpoint)
+    model_config, _ = load_checkpoint(checkpoint, config=config)
+    inputs = build_inputs(model_config, image, texts, checkpoint)
+    run_backend = run_pytorch if backend == "pt" else run_keras
+    outputs = {}
+    for precision in ("float32", dtype):
+        model = load_model(checkpoint, backend, precision)
+        outputs[precision] = run_backend(model, inputs)
+    rows = compare_precision(outputs["float32"], outputs[dtype])
+    name = {"pt": "PyTorch", "tf": "Keras"}[backend]
+    print(f"groupvit verify {checkpoint} --dtype {dtype}: {name} {dtype} vs {name} float32, "
+          f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
+    print(AGREEMENT_HEADER)
+    for row in rows:
+        print(row.format())
+    if data:
+        from groupvit.segmentation.evaluation import evaluate_folder
+
+        for precision in ("float32", dtype):
+            _, ids, scores, used = evaluate_folder(checkpoint, data, backend=backend, dtype=precision)
+            print(f"mIoU on {data} ({len(ids)} images, {name} {precision}, {used}): {100 * scores.mean:.2f} %")
+    bad = [row.name for row in rows if row.max_abs == float("inf")]
+    if bad:
+        print(f"FAILED: {dtype} outputs not finite: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print(f"OK: {dtype} measured against float32 ({len(rows)} rows)")
+    return 0
 
 
 def _report(rows, out: str | None, reference, other, other_name: str) -> int:

@@ -64,13 +64,13 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
         out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_attentions=True,
                     output_hidden_states=True, output_segmentation=True,
                     interpolate_pos_encoding=inputs.interpolate_pos_encoding)
-        flat = flatten(out, lambda t: t.detach().numpy())
-        flat["image_features"] = model.get_image_features(pixels, inputs.interpolate_pos_encoding).numpy()
-        flat["text_features"] = model.get_text_features(ids, mask).numpy()
+        flat = flatten(out, lambda t: t.detach().float().numpy())  # float32 (a bfloat16 model widened)
+        flat["image_features"] = model.get_image_features(pixels, inputs.interpolate_pos_encoding).float().numpy()
+        flat["text_features"] = model.get_text_features(ids, mask).float().numpy()
         last = out.vision_model_output.last_hidden_state
         flat[GROUP_FEATURES] = model.visual_projection(last.reshape(-1, last.shape[-1])).reshape(
-            last.shape[0], last.shape[1], -1).numpy()
-        flat[LOGIT_SCALE] = model.logit_scale.exp().numpy()
+            last.shape[0], last.shape[1], -1).float().numpy()
+        flat[LOGIT_SCALE] = model.logit_scale.float().exp().numpy()
     return flat
 
 
@@ -89,13 +89,13 @@ def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
         last = out.vision_model_output.last_hidden_state
         flat[GROUP_FEATURES] = tf.reshape(model.visual_projection(tf.reshape(last, (-1, last.shape[-1]))),
                                           (-1, last.shape[1], model.config.projection_dim))
-        flat[LOGIT_SCALE] = tf.exp(model.logit_scale)
+        flat[LOGIT_SCALE] = tf.exp(tf.cast(model.logit_scale, tf.float32))
         return flat
 
     if jit_compile:
         forward = tf.function(forward, jit_compile=True)
     flat = forward(inputs.pixel_values, inputs.input_ids, inputs.attention_mask)
-    return {k: np.asarray(v) for k, v in flat.items()}
+    return {k: np.asarray(tf.cast(v, tf.float32)) for k, v in flat.items()}  # a mixed_bfloat16 model's widened
 
 
 def tolerance_for(name: str) -> Tolerance:

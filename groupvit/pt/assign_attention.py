@@ -7,6 +7,7 @@ from torch import nn
 
 from groupvit.configs import GroupViTVisionConfig
 from groupvit.pt.linear import GroupViTLinear
+from groupvit.pt.precision import float32_island, widen
 
 
 def sample_gumbel(shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
@@ -41,7 +42,11 @@ class GroupViTAssignAttention(nn.Module):
         self, query: torch.Tensor, key: torch.Tensor, gumbel_noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         value = self.v_proj(key)
-        raw = (self.q_proj(query) @ self.k_proj(key).transpose(-2, -1)) * self.scale  # (B, O, N)
+        # the assignment is an argmax: its logits, softmax and normalisation run in float32 whatever the
+        # model's dtype (a no-op for a float32 model); only the products around it take the model's
+        query, key = self.q_proj(query), self.k_proj(key)
+        with float32_island(query):
+            raw = (widen(query) @ widen(key).transpose(-2, -1)) * self.scale  # (B, O, N)
         if self.training:
             noise = gumbel_noise if gumbel_noise is not None else sample_gumbel(raw.shape, raw)
             if noise.shape != raw.shape:
@@ -54,4 +59,4 @@ class GroupViTAssignAttention(nn.Module):
             attn = hard_assign(raw, dim=-2)
         soft = raw.softmax(dim=-2)  # groups compete for each image token
         attn = attn / (attn.sum(dim=-1, keepdim=True) + self.assign_eps)
-        return self.proj(attn @ value), soft
+        return self.proj(attn.to(value.dtype) @ value), soft

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.pt.precision import widen
 from groupvit.pt.linear import GroupViTLinear
 
 
@@ -50,8 +51,8 @@ class GroupViTAttention(nn.Module):
             scores = query @ key.transpose(-1, -2)  # (B, nh, T, S)
             if attention_mask is not None:
                 scores = scores + attention_mask
-            weights = scores.softmax(dim=-1)
-            context = nn.functional.dropout(weights, p=dropout, training=self.training) @ value
+            weights = widen(scores).softmax(dim=-1)  # float32 maps for a bfloat16 model
+            context = nn.functional.dropout(weights, p=dropout, training=self.training).to(value.dtype) @ value
         else:
             context = nn.functional.scaled_dot_product_attention(
                 query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=1.0

@@ -11,6 +11,7 @@ from groupvit import input_checks
 from groupvit.configs import GroupViTConfig
 from groupvit.outputs import GroupViTModelOutput
 from groupvit.pt._inputs import check_noise, check_text_inputs, check_vision_inputs
+from groupvit.pt.precision import float32_island, widen
 from groupvit.pt.pretrained import GroupViTPreTrainedModel
 from groupvit.pt.segmentation import pixel_grouping, segmentation_logits
 from groupvit.pt.text_transformer import GroupViTTextTransformer
@@ -36,6 +37,7 @@ def contrastive_loss(logits_per_text: torch.Tensor) -> torch.Tensor:
 
 
 def _normalize(x: torch.Tensor) -> torch.Tensor:
+    x = widen(x)  # embeddings, logits and segmentation in float32 for a bfloat16 model
     return x / x.norm(dim=-1, keepdim=True)
 
 
@@ -58,6 +60,15 @@ class GroupViTModel(GroupViTPreTrainedModel):
         self._init_tower(self.vision_model, vision_config)
         for head in (self.visual_projection, self.text_projection):
             self._init_tower(head, vision_config)
+
+    def _apply(self, fn, recurse: bool = True):
+        """`.to(torch.bfloat16)` and the like leave `logit_scale` in float32: rounded to bfloat16, exp(2.6592)
+        = 14.29 would become 14.24 and shift every logit by 0.3 %."""
+        saved = self.logit_scale.detach().clone()
+        super()._apply(fn, recurse)
+        if self.logit_scale.dtype in (torch.bfloat16, torch.float16) and saved.device.type != "meta":
+            self.logit_scale.data = saved.to(self.logit_scale.device)
+        return self
 
     def get_text_features(
         self,
@@ -112,8 +123,9 @@ class GroupViTModel(GroupViTPreTrainedModel):
 
         image_embeds = _normalize(self.visual_projection(vision_outputs.pooler_output))
         text_embeds = _normalize(self.text_projection(text_outputs.pooler_output))
-        logit_scale = self.logit_scale.exp()
-        logits_per_text = (text_embeds @ image_embeds.t()) * logit_scale
+        with float32_island(image_embeds):
+            logit_scale = widen(self.logit_scale).exp()
+            logits_per_text = (text_embeds @ image_embeds.t()) * logit_scale
         logits_per_image = logits_per_text.t()
 
         seg_logits = None
@@ -122,9 +134,10 @@ class GroupViTModel(GroupViTPreTrainedModel):
                 last = vision_outputs.last_hidden_state  # (B_img, O, D): one token per group
                 group_embeds = self.visual_projection(last.reshape(-1, last.shape[-1]))
                 group_embeds = _normalize(group_embeds).reshape(last.shape[0], last.shape[1], -1)
-                grouping = pixel_grouping(vision_outputs.attentions, *pixel_values.shape[-2:],
-                                          config.vision_config.patch_hw)
-                seg_logits = segmentation_logits(group_embeds, text_embeds, grouping, logit_scale)
+                with float32_island(group_embeds):
+                    grouping = pixel_grouping(vision_outputs.attentions, *pixel_values.shape[-2:],
+                                              config.vision_config.patch_hw)
+                    seg_logits = segmentation_logits(group_embeds, text_embeds, grouping, logit_scale)
 
         out = GroupViTModelOutput(
             loss=contrastive_loss(logits_per_text) if return_loss else None,

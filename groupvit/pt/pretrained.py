@@ -12,6 +12,7 @@ from torch import nn
 from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.pt.attention import GroupViTAttention
 from groupvit.pt.mlp import GroupViTMLP
+from groupvit.pt.precision import resolve_dtype
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
 from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.model_files import load_for_model, save_for_model
@@ -89,7 +90,7 @@ class GroupViTPreTrainedModel(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, *,
                         revision: str | None = None, cache_dir: str | os.PathLike | None = None,
-                        local_files_only: bool | None = None):
+                        local_files_only: bool | None = None, torch_dtype: str | torch.dtype | None = None):
         """Load a checkpoint in any format of the weight bridge, strictly, in eval mode.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
@@ -97,15 +98,22 @@ class GroupViTPreTrainedModel(nn.Module):
         A text or vision model also takes its part of a full GroupViT checkpoint.
         `path` may also be a shipped model's name (`shapes-tiny`) or a Hugging Face hub id (`org/name`,
         with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
+        `torch_dtype`: torch.bfloat16 / "bfloat16" gives a bfloat16 model (float32 islands: groupvit.pt.precision);
+        None, "auto" or float32 the checkpoint's float32 weights as they are.
         """
+        dtype = resolve_dtype(torch_dtype)
         path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         config, weights = load_for_model(path, cls.config_class, config)
         with torch.device("meta"):  # no random initialization, no memory until the weights arrive
             model = cls(config)
         model.load_weights(weights, source=os.fspath(path), assign=True)
+        if dtype is not None:
+            model = model.to(dtype)
         return model.eval()
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write config.json and model.safetensors (both appear at once, or neither)."""
-        state = {k: v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+        # a bfloat16 model is written back in float32, the dtype of every checkpoint format
+        state = {k: (v.detach().float() if v.dtype in (torch.bfloat16, torch.float16) else v.detach()).cpu().numpy()
+                 for k, v in self.state_dict().items()}
         save_for_model(self.config, state, save_directory)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from groupvit.configs import GroupViTVisionConfig
+from groupvit.pt.precision import widen
 
 
 class GroupViTPatchEmbeddings(nn.Module):
@@ -21,6 +22,8 @@ class GroupViTPatchEmbeddings(nn.Module):
         )
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        # pixels come as float32; a bfloat16 model takes them in its own dtype (as the transformers port)
+        pixel_values = pixel_values.to(self.projection.weight.dtype)
         return self.projection(pixel_values).flatten(2).transpose(1, 2)  # (B, N, D)
 
 
@@ -47,8 +50,8 @@ class GroupViTVisionEmbeddings(nn.Module):
             return self.position_embeddings
         dim = self.position_embeddings.shape[-1]
         table = self.position_embeddings.reshape(1, grid_h, grid_w, dim).permute(0, 3, 1, 2)
-        table = nn.functional.interpolate(table, size=(new_h, new_w), mode="bicubic", align_corners=False)
-        return table.permute(0, 2, 3, 1).reshape(1, new_h * new_w, dim)
+        table = nn.functional.interpolate(widen(table), size=(new_h, new_w), mode="bicubic", align_corners=False)
+        return table.to(self.position_embeddings.dtype).permute(0, 2, 3, 1).reshape(1, new_h * new_w, dim)
 
     def forward(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
         height, width = pixel_values.shape[-2:]

@@ -59,7 +59,7 @@ def encode_texts(model: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         model.eval()
         with torch.no_grad():
             out = model.get_text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-        return out.cpu().numpy()
+        return out.float().cpu().numpy()  # a bfloat16 model's features widened (numpy has no bfloat16)
     from keras import ops
 
     return np.asarray(ops.convert_to_numpy(model.get_text_features(ids, attention_mask=mask, training=False)))
@@ -79,7 +79,8 @@ def encode_images(model: Any, pixels: np.ndarray) -> VisionArrays:
             last = out.last_hidden_state  # (B, O, D)
             groups = model.visual_projection(last.reshape(-1, last.shape[-1])).reshape(last.shape[0], last.shape[1], -1)
             image = model.visual_projection(out.pooler_output)
-        return VisionArrays([a.cpu().numpy() for a in out.attentions], groups.cpu().numpy(), image.cpu().numpy())
+        return VisionArrays([a.float().cpu().numpy() for a in out.attentions], groups.float().cpu().numpy(),
+                            image.float().cpu().numpy())
     from keras import ops
 
     out = model.vision_model(pixels, output_attentions=True, interpolate_pos_encoding=True, training=False)

@@ -7,17 +7,30 @@ import os
 from groupvit.segmentation.segmenter import Segmenter
 
 BACKENDS = ("pt", "tf", "onnx")
+DTYPES = ("float32", "bfloat16", "int8")
+BACKEND_DTYPES = {"pt": DTYPES, "tf": ("float32", "bfloat16"), "onnx": ("float32",)}
 
 
-def load_model(checkpoint: str, backend: str = "pt"):
+def check_dtype(backend: str, dtype: str) -> None:
+    if dtype not in BACKEND_DTYPES.get(backend, DTYPES):
+        raise ValueError(f"dtype must be one of {BACKEND_DTYPES.get(backend, DTYPES)} for backend {backend!r}. "
+                         f"Received: dtype={dtype!r}")
+
+
+def load_model(checkpoint: str, backend: str = "pt", dtype: str = "float32"):
     """A GroupViT model of `backend` ("pt" or "tf") with the checkpoint's weights, in inference mode; or, for
-    "onnx", the `groupvit export --format onnx --parts towers` folder `checkpoint` on onnxruntime."""
+    "onnx", the `groupvit export --format onnx --parts towers` folder `checkpoint` on onnxruntime.
+
+    `dtype`: "float32" (the default: exact to the reference), "bfloat16" (the products in bfloat16, float32
+    islands: groupvit.pt.precision / groupvit.tf.precision) or "int8" (PyTorch: dynamic int8 linear layers).
+    """
     from groupvit.weights_bridge import load_checkpoint
 
     from groupvit.pretrained import resolve_checkpoint
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}. Received: backend={backend!r}")
+    check_dtype(backend, dtype)
     checkpoint = resolve_checkpoint(checkpoint)
     if not os.path.exists(checkpoint):
         raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={checkpoint!r}")
@@ -39,10 +52,18 @@ def load_model(checkpoint: str, backend: str = "pt"):
 
         model = GroupViTModel(config)
         model.load_weights(weights, source=checkpoint)
+        if dtype == "int8":
+            from groupvit.pt.precision import quantize_int8
+
+            return quantize_int8(model)
+        if dtype == "bfloat16":
+            import torch
+
+            model = model.to(torch.bfloat16)
         return model.eval()
     from groupvit.tf import TFGroupViTModel
 
-    model = TFGroupViTModel(config)
+    model = TFGroupViTModel(config, **({"dtype": "mixed_bfloat16"} if dtype == "bfloat16" else {}))
     model.assign_numpy(weights, source=checkpoint)
     return model
 
@@ -86,8 +107,10 @@ def fill_defaults(args) -> None:
             setattr(args, name, value)
 
 
-def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 448, batch_size: int = 4) -> Segmenter:
-    """Model + the tokenizer stored with the checkpoint + the authors' transform (shorter side `short_side`)."""
+def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 448, batch_size: int = 4,
+                   dtype: str = "float32") -> Segmenter:
+    """Model (in `dtype`, see `load_model`) + the tokenizer stored with the checkpoint + the authors' transform
+    (shorter side `short_side`)."""
     import functools
 
     from groupvit.images import segmentation_preprocess
@@ -96,7 +119,7 @@ def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 44
     from groupvit.pretrained import resolve_checkpoint
 
     checkpoint = resolve_checkpoint(checkpoint)
-    model = load_model(checkpoint, backend)
+    model = load_model(checkpoint, backend, dtype)
     folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
     tokenizer = load_tokenizer(folder, model.config.text_config.max_position_embeddings)
     transform = functools.partial(segmentation_preprocess, short_side=short_side)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import keras
 import tensorflow as tf
 from keras import ops
 
@@ -20,8 +21,15 @@ def sample_gumbel(shape) -> tf.Tensor:
     return -ops.log(-ops.log(uniform))
 
 
+def widen(x):
+    """`x` in float32 when it is a reduced float (bfloat16, float16); float32 and float64 unchanged."""
+    return ops.cast(x, "float32") if keras.backend.standardize_dtype(x.dtype) in ("bfloat16", "float16") else x
+
+
 def normalize(x):
-    """x / ||x|| over the last axis, written as the reference does (no epsilon)."""
+    """x / ||x|| over the last axis, written as the reference does (no epsilon); in float32 whatever x's dtype
+    (a mixed_bfloat16 model's embeddings, logits and segmentation are float32)."""
+    x = widen(x)
     return x / ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
 
 

@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from groupvit.configs import GroupViTVisionConfig
-from groupvit.tf._ops import sample_gumbel, static_shape
+from groupvit.tf._ops import sample_gumbel, static_shape, widen
 from groupvit.tf.dense import TFGroupViTDense
 
 
@@ -38,7 +38,10 @@ class TFGroupViTAssignAttention(keras.layers.Layer):
 
     def call(self, query, key, gumbel_noise=None, training: bool = False):
         value = self.v_proj(key)
-        raw = ops.matmul(self.q_proj(query), ops.transpose(self.k_proj(key), (0, 2, 1))) * self.scale  # (B, O, N)
+        # the assignment is an argmax: its logits, softmax and normalisation run in float32 whatever the
+        # compute dtype (a no-op for float32); only the products around it take the policy's
+        query, key = widen(self.q_proj(query)), widen(self.k_proj(key))
+        raw = ops.matmul(query, ops.transpose(key, (0, 2, 1))) * self.scale  # (B, O, N)
         if training:
             if gumbel_noise is None:
                 noise = sample_gumbel(ops.shape(raw))
@@ -50,7 +53,7 @@ class TFGroupViTAssignAttention(keras.layers.Layer):
             attn = hard_assign(raw, axis=-2)
         soft = ops.softmax(raw, axis=-2)  # groups compete for each image token
         attn = attn / (ops.sum(attn, axis=-1, keepdims=True) + self.assign_eps)
-        return self.proj(ops.matmul(attn, value)), soft
+        return self.proj(ops.matmul(ops.cast(attn, value.dtype), value)), soft
 
 
 def _check_noise_shape(noise_shape: tuple, raw_shape: tuple) -> None:

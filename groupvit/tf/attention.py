@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
-from groupvit.tf._ops import dropout
+from groupvit.tf._ops import dropout, widen
 from groupvit.tf.dense import TFGroupViTDense
 
 
@@ -41,10 +41,11 @@ class TFGroupViTAttention(keras.layers.Layer):
         key = self._split_heads(self.k_proj(source))  # (B, nh, S, hs)
         value = self._split_heads(self.v_proj(source))  # (B, nh, S, hs)
         weights = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # (B, nh, T, S)
+        weights = widen(weights)  # mask and softmax in float32 under a mixed policy
         if attention_mask is not None:
-            weights = weights + attention_mask
+            weights = weights + ops.cast(attention_mask, weights.dtype)
         weights = ops.softmax(weights, axis=-1)
-        probs = dropout(weights, self.attention_dropout, training)
+        probs = ops.cast(dropout(weights, self.attention_dropout, training), value.dtype)
         out = ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))  # (B, T, nh, hs)
         out = ops.reshape(out, (-1, ops.shape(out)[1], self.embed_dim))
         return self.out_proj(out), weights

@@ -13,6 +13,7 @@ from groupvit.configs import GroupViTConfig
 from groupvit.outputs import GroupViTModelOutput
 from groupvit.tf._inputs import check_noise, check_text_inputs, check_vision_inputs, pixels_tensor, to_tensor
 from groupvit.tf._ops import contrastive_loss, normalize
+from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.projection_head import TFGroupViTProjectionHead
 from groupvit.tf.segmentation import pixel_grouping, segmentation_logits
@@ -33,20 +34,24 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
     default_name = "groupvit"
 
     def __init__(self, config: GroupViTConfig, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        text_config, vision_config = config.text_config, config.vision_config
-        mid, dim = config.projection_intermediate_dim, config.projection_dim
-        self.text_model = TFGroupViTTextTransformer(text_config, name="text_model")
-        self.vision_model = TFGroupViTVisionTransformer(vision_config, name="vision_model")
-        self.visual_projection = TFGroupViTProjectionHead(vision_config.hidden_size, mid, dim, name="visual_projection")
-        self.text_projection = TFGroupViTProjectionHead(text_config.hidden_size, mid, dim, name="text_projection")
-        self.build()
+        """`dtype="mixed_bfloat16"` builds every layer under that policy (groupvit.tf.precision)."""
+        with dtype_policy_scope(kwargs.get("dtype")):
+            super().__init__(config, **kwargs)
+            text_config, vision_config = config.text_config, config.vision_config
+            mid, dim = config.projection_intermediate_dim, config.projection_dim
+            self.text_model = TFGroupViTTextTransformer(text_config, name="text_model")
+            self.vision_model = TFGroupViTVisionTransformer(vision_config, name="vision_model")
+            self.visual_projection = TFGroupViTProjectionHead(vision_config.hidden_size, mid, dim,
+                                                              name="visual_projection")
+            self.text_projection = TFGroupViTProjectionHead(text_config.hidden_size, mid, dim, name="text_projection")
+            self.build()
 
     def build(self, input_shape=None) -> None:
         for layer in (self.text_model, self.vision_model, self.visual_projection, self.text_projection):
             layer.build(None)
         self.logit_scale = self.add_weight(
-            name="logit_scale", shape=(), initializer=keras.initializers.Constant(self.config.logit_scale_init_value)
+            name="logit_scale", shape=(), initializer=keras.initializers.Constant(self.config.logit_scale_init_value),
+            autocast=False,  # read in float32 under a mixed policy: the logits and segmentation are float32
         )
 
     def get_text_features(self, input_ids, attention_mask=None, position_ids=None, training: bool = False):

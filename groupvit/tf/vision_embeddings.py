@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from groupvit.configs import GroupViTVisionConfig
-from groupvit.tf._ops import dropout
+from groupvit.tf._ops import dropout, widen
 from groupvit.tf.resize import bicubic_matrix
 
 
@@ -64,7 +64,7 @@ class TFGroupViTVisionEmbeddings(keras.layers.Layer):
         dim = self.config.hidden_size
         rows = ops.convert_to_tensor(bicubic_matrix(grid_h, new_h))  # (h', h)
         cols = ops.convert_to_tensor(bicubic_matrix(grid_w, new_w))  # (w', w)
-        table = ops.reshape(self.position_embeddings, (grid_h, grid_w, dim))
+        table = ops.reshape(widen(self.position_embeddings), (grid_h, grid_w, dim))  # resized in float32
         table = ops.einsum("jw,hwd->hjd", cols, table)  # (h, w', D)
         table = ops.einsum("ih,hjd->ijd", rows, table)  # (h', w', D)
         return ops.reshape(table, (1, new_h * new_w, dim))
@@ -73,7 +73,7 @@ class TFGroupViTVisionEmbeddings(keras.layers.Layer):
         height, width = pixel_values.shape[2], pixel_values.shape[3]
         embeddings = self.layernorm(self.patch_embeddings(pixel_values))
         if interpolate_pos_encoding:
-            embeddings = embeddings + self.interpolate_pos_encoding(height, width)
+            embeddings = embeddings + ops.cast(self.interpolate_pos_encoding(height, width), embeddings.dtype)
         else:
             embeddings = embeddings + self.position_embeddings
         return dropout(embeddings, self.dropout_rate, training)

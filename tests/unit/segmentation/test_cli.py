@@ -90,3 +90,29 @@ def test_verify_takes_an_image_and_texts(tiny_checkpoint, image_dir, capsys):
     printed = capsys.readouterr()
     assert code == 0, printed.out[-2000:] + printed.err[-2000:]
     assert "1 image(s) x 2 text(s)" in printed.out
+
+
+@pytest.mark.parametrize("backend, dtype", [("pt", "bfloat16"), ("pt", "int8"), ("tf", "bfloat16")])
+def test_verify_dtype_reports_agreement_and_both_miou(tiny_checkpoint, tmp_path, capsys, backend, dtype):
+    make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
+    code = main(["verify", tiny_checkpoint, "--dtype", dtype, "--backend", backend, "--data", str(tmp_path / "voc")])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out[-2000:] + printed.err[-2000:]
+    assert f"{dtype} vs" in printed.out and "min cos" in printed.out
+    rows = {line.split()[0]: line.split() for line in printed.out.splitlines() if line.startswith("image_embeds")}
+    assert 0.9 < float(rows["image_embeds"][3]) <= 1.0  # the smallest cosine, measured
+    assert "assignment stage 0" in printed.out and "segmentation map (pixels)" in printed.out
+    assert printed.out.count("mIoU on") == 2
+
+
+def test_segment_and_evaluate_take_a_dtype(tiny_checkpoint, image_dir, tmp_path, capsys):
+    make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
+    out_json = tmp_path / "scores.json"
+    assert main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--dtype", "bfloat16",
+                 "--json", str(out_json), *SMALL]) == 0
+    assert json.loads(out_json.read_text())["dtype"] == "bfloat16"
+    assert main(["segment", str(image_dir / "scene.png"), "--checkpoint", tiny_checkpoint, "--labels", "cat,dog",
+                 "--dtype", "int8", "--out", str(tmp_path / "seg"), *SMALL]) == 0
+    code = main(["segment", str(image_dir / "scene.png"), "--checkpoint", tiny_checkpoint, "--labels", "cat,dog",
+                 "--dtype", "int8", "--backend", "tf", "--out", str(tmp_path / "seg2"), *SMALL])
+    assert code != 0 and "dtype must be one of ('float32', 'bfloat16') for backend 'tf'" in capsys.readouterr().err

@@ -1,0 +1,35 @@
+"""Mixed bfloat16 for the Keras model: Keras' own convention, with the float32 islands of the PyTorch model.
+
+`TFGroupViTModel(config, dtype="mixed_bfloat16")` (or `keras.config.set_dtype_policy("mixed_bfloat16")`
+before building it) computes in bfloat16 with float32 variables, so the weight bridge loads float32
+checkpoints into it and writes float32 back unchanged. The assignment logits, softmax and argmax, the
+attention softmax (and its mask), the final L2 normalisation, the logit scale and everything after it
+stay float32, as in groupvit.pt.precision. The pure "bfloat16" policy (bfloat16 variables) is refused:
+it would round the checkpoint's weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+
+POLICIES = ("float32", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(policy):
+    """Build layers under `policy` (None: leave the global policy as it is), then restore the global one."""
+    if policy is None:
+        yield
+        return
+    name = policy if isinstance(policy, str) else getattr(policy, "name", str(policy))
+    if name not in POLICIES:
+        raise ValueError(f"dtype must be one of {POLICIES} for a GroupViT Keras model (float32 variables). "
+                         f"Received: dtype={name!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
