@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 # subcommand name -> module defining `add_parser(subparsers)`; each parser sets `func`.
 SUBCOMMANDS = {
@@ -27,10 +30,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """SIGTERM raises SystemExit while a command runs, so its cleanups run (a staged output folder is removed,
+    never left half-written) instead of the process dying where it stands; `groupvit train` installs its own
+    handler (save a checkpoint at the step boundary) for the length of the run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_unwinds():
+            return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, FileExistsError, OSError, FloatingPointError, ImportError) as err:
         print(f"groupvit {args.command}: error: {err}", file=sys.stderr)
         return 1

@@ -249,3 +249,23 @@ def test_no_deep_learning_framework_is_imported():
     code = ("import sys, groupvit.datasets.shapes; "
             "sys.exit(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules) != [])")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_sigterm_during_writing_leaves_no_staged_folder(tmp_path):
+    """`groupvit shapes` killed by SIGTERM while writing: exit 143, no OUT and no .OUT.tmp-* beside it."""
+    import signal
+    import time
+
+    out = tmp_path / "scenes"
+    entry = "import sys; from groupvit.cli import main; sys.exit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", entry, "shapes", str(out), "--scenes", "20000",
+                             "--seed", "0", "--layout", "train", "--size", "64"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not any(p.name.startswith(".scenes.tmp-") for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read().decode()
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the writing
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
