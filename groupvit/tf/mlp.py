@@ -23,6 +23,10 @@ class TFGroupViTMLP(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.activation_fn = get_activation(config.hidden_act)
+        # the exact gelu goes into fc1's 2-D product as it is, without the float32 casts that get_activation
+        # adds for bfloat16 inputs: there TensorFlow fuses it into the MatMul (TFGroupViTDense), in float32
+        self.fused_activation = getattr(self.activation_fn, "__wrapped__", self.activation_fn) \
+            if config.hidden_act == "gelu" else self.activation_fn
         self.hidden_size = hidden_size if hidden_size is not None else config.hidden_size
         self.intermediate_size = intermediate_size if intermediate_size is not None else config.intermediate_size
         self.output_size = output_size if output_size is not None else self.hidden_size
@@ -34,7 +38,7 @@ class TFGroupViTMLP(keras.layers.Layer):
         self.fc2.build((None, self.intermediate_size))
 
     def call(self, hidden_states):
-        return self.fc2(self.activation_fn(self.fc1(hidden_states)))
+        return self.fc2(self.fc1(hidden_states, activation=self.fused_activation))
 
 
 class TFGroupViTMixerMLP(TFGroupViTMLP):
