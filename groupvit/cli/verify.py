@@ -167,20 +167,16 @@ def verify_dtype(checkpoint: str, dtype: str, *, backend: str = "pt", image: str
     """Print how far `dtype` is from float32 of `backend` on the same checkpoint and inputs (and, with `data`,
     both mIoU); 0 unless a reduced-precision output is not finite."""
     from groupvit.equivalence.precision import HEADER as AGREEMENT_HEADER, compare_precision
-    from groupvit.keras_format import ensure_keras_format
     from groupvit.segmentation.loading import check_dtype, load_model
-    from groupvit.weights_bridge import load_checkpoint
 
     check_dtype(backend, dtype)
     if config is not None:
         raise ValueError(f"--dtype loads the checkpoint with its own config.json. Received: --config {config!r}")
-    ensure_keras_format(checkpoint)
-    model_config, _ = load_checkpoint(checkpoint, config=config)
-    inputs = build_inputs(model_config, image, texts, checkpoint)
     run_backend = run_pytorch if backend == "pt" else run_keras
-    outputs = {}
+    outputs, inputs = {}, None
     for precision in ("float32", dtype):
         model = load_model(checkpoint, backend, precision)
+        inputs = inputs or build_inputs(model.config, image, texts, checkpoint)
         outputs[precision] = run_backend(model, inputs)
     rows = compare_precision(outputs["float32"], outputs[dtype])
     name = {"pt": "PyTorch", "tf": "Keras"}[backend]
