@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import contextlib
 
-
 import torch
 from torch import nn
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-CHOICES = ("float32", "bfloat16", "int8")
-
-
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the names `torch_dtype` takes
 REDUCED = (torch.bfloat16, torch.float16)
 
 
@@ -88,5 +84,4 @@ def quantize_int8(model: nn.Module) -> nn.Module:
             if isinstance(parent, GroupViTAssignAttention) and name in ("q_proj", "k_proj"):
                 continue  # the assignment's logits: int8 there flipped most token-group decisions (precision.md)
             setattr(parent, name, Int8Linear(child))
-    model.groupvit_dtype = "int8"
     return model.eval()

@@ -12,7 +12,7 @@ from torch import nn
 from groupvit.configs import GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
 from groupvit.pt.attention import GroupViTAttention
 from groupvit.pt.mlp import GroupViTMLP
-from groupvit.pt.precision import resolve_dtype
+from groupvit.pt.precision import resolve_dtype, widen
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
 from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.model_files import load_for_model, save_for_model
@@ -114,6 +114,5 @@ class GroupViTPreTrainedModel(nn.Module):
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write config.json and model.safetensors (both appear at once, or neither)."""
         # a bfloat16 model is written back in float32, the dtype of every checkpoint format
-        state = {k: (v.detach().float() if v.dtype in (torch.bfloat16, torch.float16) else v.detach()).cpu().numpy()
-                 for k, v in self.state_dict().items()}
+        state = {k: widen(v.detach()).cpu().numpy() for k, v in self.state_dict().items()}
         save_for_model(self.config, state, save_directory)
