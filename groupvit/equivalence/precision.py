@@ -28,10 +28,14 @@ class AgreementRow:
     decisions: int = 0
 
     def format(self) -> str:
+        if self.decisions:  # a hard decision: agreement only
+            diff = f"{'':>10} {'':>10}"
+        else:
+            diff = f"{self.max_abs:>10.3e} {self.max_rel:>10.3e}"
         cos = "" if self.cosine is None else f"{self.cosine:.6f}"
         agree = "" if self.agreement is None else f"{100 * self.agreement:.2f} %"
         clear = "" if self.clear_agreement is None else f"{100 * self.clear_agreement:.2f} %"
-        return f"{self.name:<34} {self.max_abs:>10.3e} {self.max_rel:>10.3e} {cos:>10} {agree:>10} {clear:>10}"
+        return f"{self.name:<34} {diff} {cos:>10} {agree:>10} {clear:>10}"
 
 
 HEADER = (f"{'output':<34} {'max abs':>10} {'max rel':>10} {'min cos':>10} {'agree':>10} {'clear':>10}\n"

@@ -58,19 +58,21 @@ def build_models(config: GroupViTConfig, weights: dict[str, np.ndarray]):
 def run_pytorch(model, inputs: Inputs) -> Outputs:
     import torch
 
+    from groupvit.pt.precision import widen
+
     mask = None if inputs.attention_mask is None else torch.from_numpy(inputs.attention_mask)
     pixels, ids = torch.from_numpy(inputs.pixel_values), torch.from_numpy(inputs.input_ids)
     with torch.no_grad():
         out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_attentions=True,
                     output_hidden_states=True, output_segmentation=True,
                     interpolate_pos_encoding=inputs.interpolate_pos_encoding)
-        flat = flatten(out, lambda t: t.detach().float().numpy())  # float32 (a bfloat16 model widened)
-        flat["image_features"] = model.get_image_features(pixels, inputs.interpolate_pos_encoding).float().numpy()
-        flat["text_features"] = model.get_text_features(ids, mask).float().numpy()
+        flat = flatten(out, lambda t: widen(t.detach()).numpy())  # a bfloat16 model's widened
+        flat["image_features"] = widen(model.get_image_features(pixels, inputs.interpolate_pos_encoding)).numpy()
+        flat["text_features"] = widen(model.get_text_features(ids, mask)).numpy()
         last = out.vision_model_output.last_hidden_state
-        flat[GROUP_FEATURES] = model.visual_projection(last.reshape(-1, last.shape[-1])).reshape(
-            last.shape[0], last.shape[1], -1).float().numpy()
-        flat[LOGIT_SCALE] = model.logit_scale.float().exp().numpy()
+        flat[GROUP_FEATURES] = widen(model.visual_projection(last.reshape(-1, last.shape[-1])).reshape(
+            last.shape[0], last.shape[1], -1)).numpy()
+        flat[LOGIT_SCALE] = widen(model.logit_scale).exp().numpy()
     return flat
 
 
