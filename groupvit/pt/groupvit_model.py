@@ -66,7 +66,9 @@ class GroupViTModel(GroupViTPreTrainedModel):
         = 14.29 would become 14.24 and shift every logit by 0.3 %."""
         saved = self.logit_scale.detach().clone()
         super()._apply(fn, recurse)
-        if self.logit_scale.dtype in (torch.bfloat16, torch.float16) and saved.device.type != "meta":
+        # (a meta tensor cannot be copied to a real device, but stays a meta tensor of the saved dtype)
+        moved_out_of_meta = saved.device.type == "meta" and self.logit_scale.device.type != "meta"
+        if self.logit_scale.dtype in (torch.bfloat16, torch.float16) and not moved_out_of_meta:
             self.logit_scale.data = saved.to(self.logit_scale.device)
         return self
 

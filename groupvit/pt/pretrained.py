@@ -70,10 +70,14 @@ class GroupViTPreTrainedModel(nn.Module):
         One ValueError lists every missing, unexpected and mis-shaped key; only
         `text_model.embeddings.position_ids` may be extra and `num_batches_tracked` absent.
         `assign=True` (for a model built on the meta device) makes each array the storage of its
-        parameter or buffer, cast to the model's dtype (a no-op for float32 files), so loading
-        holds one copy of the weights, not two.
+        parameter or buffer, cast to the model's dtype (a no-op for float32 files), and takes the
+        arrays out of `state` (left empty) as it goes, so loading holds one copy of the weights, not
+        two: a float32 file loaded into a bfloat16 model frees each float32 array once it is cast.
         """
+        given = state
         state = check_weights(self.config, state, source, fill_optional=True)
+        if assign:
+            given.clear()  # `state` now holds the only references
         dtypes = {k: v.dtype for k, v in self.state_dict(keep_vars=True).items()}
         tensors = {}
         for key in list(state):
@@ -106,9 +110,9 @@ class GroupViTPreTrainedModel(nn.Module):
         config, weights = load_for_model(path, cls.config_class, config)
         with torch.device("meta"):  # no random initialization, no memory until the weights arrive
             model = cls(config)
+            if dtype is not None:
+                model = model.to(dtype)  # each weight is cast as it arrives: no float32 model in between
         model.load_weights(weights, source=os.fspath(path), assign=True)
-        if dtype is not None:
-            model = model.to(dtype)
         return model.eval()
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:

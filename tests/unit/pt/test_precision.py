@@ -53,6 +53,12 @@ def test_from_pretrained_torch_dtype_and_save_pretrained_writes_float32(tiny_mod
     tiny_model.save_pretrained(tmp_path / "f32")
     model = GroupViTModel.from_pretrained(tmp_path / "f32", torch_dtype="bfloat16")
     assert model.vision_model.embeddings.position_embeddings.dtype == torch.bfloat16
+    # cast weight by weight while loading: the same as casting the float32 model, logit scale left exact
+    assert model.logit_scale.dtype == torch.float32
+    assert torch.equal(model.logit_scale.detach(), tiny_model.logit_scale.detach())
+    cast = GroupViTModel.from_pretrained(tmp_path / "f32").to(torch.bfloat16).state_dict()
+    for name, tensor in model.state_dict().items():
+        assert tensor.dtype == cast[name].dtype and torch.equal(tensor, cast[name]), name
     assert GroupViTModel.from_pretrained(tmp_path / "f32", torch_dtype=torch.bfloat16).visual_projection[0] \
         .weight.dtype == torch.bfloat16
     model.save_pretrained(tmp_path / "back")
