@@ -42,17 +42,19 @@ COLOUR_NAMES = tuple(COLOURS)
 
 # Default variant: the colour of each class's main part is drawn from its typical colours unless
 # the object is atypical (ATYPICAL_COLOUR of the time), then from all colours, so shape stays the
-# only sure cue. Weights need not sum to one.
-ATYPICAL_COLOUR = 0.3
+# only sure cue. The typical colours of different classes barely overlap, as in the real world
+# (grass is green, a stop sign red): colour is a strong cue, learnt early, and a quarter of the
+# objects can be named by their shape only. Weights need not sum to one.
+ATYPICAL_COLOUR = 0.25
 TYPICAL_COLOURS = {
-    "circle": {"red": 1, "blue": 1, "orange": 1, "yellow": 1, "green": 1, "pink": 1, "white": 1},
-    "square": {"brown": 3, "orange": 1, "blue": 1, "grey": 1},
-    "triangle": {"blue": 2, "green": 2, "purple": 2, "orange": 1},
-    "star": {"yellow": 4, "orange": 2},
-    "heart": {"red": 4, "pink": 3},
-    "cross": {"red": 2, "white": 2, "blue": 1},
-    "house": {"white": 2, "beige": 3, "grey": 2},  # the walls
-    "tree": {"green": 6, "orange": 1, "yellow": 1},  # the crown; autumn trees are real
+    "circle": {"orange": 3, "red": 1},
+    "square": {"blue": 3},
+    "triangle": {"purple": 3},
+    "star": {"yellow": 3},
+    "heart": {"red": 3, "pink": 2},
+    "cross": {"white": 3, "grey": 1},
+    "house": {"beige": 3, "white": 1},  # the walls
+    "tree": {"green": 6, "orange": 1},  # the crown; autumn trees are real
 }
 # Secondary parts of the part classes: name -> typical colours (drawn always from these in the
 # default variant, but never equal to the main colour).
