@@ -50,7 +50,7 @@ def _segment(segmenter, images, names, settings):
                              stride=settings["stride"])
 
 
-def _panel_picture(scene, pt_result, tf_result, names) -> np.ndarray:
+def _panel_picture(scene, pt_result, tf_result, names, group_maps) -> np.ndarray:
     """One row of panels with titles above and a legend of the classes below."""
     from PIL import Image, ImageDraw
 
@@ -60,7 +60,7 @@ def _panel_picture(scene, pt_result, tf_result, names) -> np.ndarray:
     panels = [("image", scene.image), ("ground truth", colors[scene.mask]),
               ("PyTorch", colors[pt_result.labels]), ("Keras", colors[tf_result.labels])]
     panels += [(f"groups, stage {s + 1}", group_map_picture(scene.image, g))
-               for s, g in enumerate(pt_result.group_maps)]
+               for s, g in enumerate(group_maps)]
     side, gap, title_h = SCENE_SIZE * ZOOM, 6, 18
     present = sorted(set(np.unique(scene.mask)) | set(np.unique(pt_result.labels)) | set(np.unique(tf_result.labels)))
     legend_h = 20
@@ -92,10 +92,13 @@ def shapes_tiny_demo(out: str, scenes: int, score_scenes: int) -> dict:
     segmenters = {b: load_segmenter("shapes-tiny", b, short_side=settings["short_side"]) for b in ("pt", "tf")}
     shown = _scenes(scenes)
     results = {b: _segment(s, [sc.image for sc in shown], names[1:], settings) for b, s in segmenters.items()}
+    grouped = results["pt"]
+    if settings["mode"] != "whole":  # sliding windows have no single group map: one whole-image pass draws them
+        grouped = _segment(segmenters["pt"], [sc.image for sc in shown], names[1:], {**settings, "mode": "whole"})
     os.makedirs(out, exist_ok=True)
     for i, scene in enumerate(shown):
         path = os.path.join(out, f"shapes-tiny-scene-{i}.png")
-        save_rgb(path, _panel_picture(scene, results["pt"][i], results["tf"][i], names))
+        save_rgb(path, _panel_picture(scene, results["pt"][i], results["tf"][i], names, grouped[i].group_maps))
         found = sorted({names[v] for v in np.unique(results["pt"][i].labels) if v})
         print(f"   scene {i}: caption {scene.caption!r}; PyTorch finds {found} -> {path}")
     summary = {"settings": settings}

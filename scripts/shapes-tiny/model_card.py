@@ -18,6 +18,13 @@ def pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.2f}"
 
 
+def shell_line(start_text: str) -> str:
+    """The line of train.sh that starts with `start_text`, without its trailing comment."""
+    with open(os.path.join(HERE, "train.sh"), encoding="utf-8") as f:
+        line = next(x for x in f if x.startswith(start_text))
+    return line.split("#")[0].strip().replace('"$WORK', '"WORK').replace('"', "")
+
+
 def training_command() -> str:
     with open(os.path.join(HERE, "train.sh"), encoding="utf-8") as f:
         text = f.read()
@@ -31,14 +38,23 @@ def main(run: str, measure: str, out: str, extra: str | None = None) -> None:
     m = json.load(open(measure, encoding="utf-8"))
     results = json.load(open(os.path.join(os.path.dirname(out), "results.json"), encoding="utf-8"))
     names = m["classes"]
+    config = json.load(open(os.path.join(run, "config.json"), encoding="utf-8"))
+    text, vision = config["text_config"], config["vision_config"]
+    groups = " -> ".join(str(g) for g in vision["num_group_tokens"] if g)
+    import safetensors.numpy
+
+    params = sum(v.size for v in safetensors.numpy.load_file(os.path.join(run, "model.safetensors")).values())
+    data_command = shell_line('groupvit shapes "$WORK/train"')
     lines = [
         "# shapes-tiny", "",
-        "A small GroupViT (2.3 M parameters: text 3 x 128, vision 6 x 128 with two grouping stages 24 -> 8 groups, "
-        "64 x 64 px input, patch 4) trained with `groupvit train` on captions of generated scenes "
+        f"A small GroupViT ({params / 1e6:.1f} M parameters: text {text['num_hidden_layers']} x "
+        f"{text['hidden_size']}, vision {vision['num_hidden_layers']} x {vision['hidden_size']} with two grouping "
+        f"stages of {groups} group tokens, {vision['image_size']} x {vision['image_size']} px input, patch "
+        f"{vision['patch_size']}) trained with `groupvit train` on captions of generated scenes "
         "(`groupvit shapes`). **Captions were the only supervision: no mask was seen in training.** "
         "It knows nothing outside the shapes world.", "",
         "## How it was made (the exact commands: `scripts/shapes-tiny/train.sh`)", "",
-        "- data: `groupvit shapes WORK/train --scenes 20000 --seed 1 --layout train --size 72` (training, seed 1); "
+        f"- data: `{data_command}` (training, seed 1); "
         "validation (to pick the segmentation settings): `--seed 4`, 200 scenes; held-out (reported): `--seed 2`, "
         "300 scenes; hard variant `--seed 3 --variant hard`; all VOC layout;",
         f"- training, from scratch: `{training_command()}`;",

@@ -32,9 +32,10 @@ TEST = {"seed": 2, "first": 0, "count": 100, "size": 72}
 
 
 def layouts(size: int) -> list[dict]:
-    """Whole image at the training size, and the authors' rule (2 x size, sliding windows)."""
-    return [{"mode": "whole", "short_side": size, "window": size, "stride": size, "templates": 80},
-            {"mode": "slide", "short_side": 2 * size, "window": 2 * size, "stride": size, "templates": 80}]
+    """Whole image at the training size, and the authors' rule (2 x size, sliding windows); each with the 80
+    ImageNet templates (the authors') and with the one template 'a photo of a {}.'."""
+    return [{"mode": mode, "short_side": side, "window": side, "stride": size, "templates": templates}
+            for mode, side in (("whole", size), ("slide", 2 * size)) for templates in (80, 1)]
 
 
 def score(segmenter, images, truths, settings) -> tuple[float, list[np.ndarray]]:

@@ -1,5 +1,4 @@
-"""(Moves to tests/unit/segmentation/ when ship.py has put a model in groupvit/pretrained/shapes-tiny/.)
-The shipped trained model `shapes-tiny`: loads by name everywhere, in both backends, and segments
+"""The shipped trained model `shapes-tiny`: loads by name everywhere, in both backends, and segments
 held-out generated scenes as well as its model card says (results.json beside the card)."""
 
 import json
