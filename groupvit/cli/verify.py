@@ -188,9 +188,16 @@ def verify_dtype(checkpoint: str, dtype: str, *, backend: str = "pt", image: str
     if data:
         from groupvit.segmentation.evaluation import evaluate_folder
 
+        labels = {}
         for precision in ("float32", dtype):
-            _, ids, scores, used = evaluate_folder(checkpoint, data, backend=backend, dtype=precision)
+            labels[precision] = []
+            _, ids, scores, used = evaluate_folder(checkpoint, data, backend=backend, dtype=precision,
+                                                   labels_out=labels[precision])
             print(f"mIoU on {data} ({len(ids)} images, {name} {precision}, {used}): {100 * scores.mean:.2f} %")
+        same = sum(int((a == b).sum()) for a, b in zip(labels["float32"], labels[dtype]))
+        total = sum(a.size for a in labels["float32"])
+        print(f"label maps on {data}: {100 * same / max(total, 1):.2f} % of {total} pixels the same in {dtype} "
+              f"as in float32")
     bad = [row.name for row in rows if row.max_abs == float("inf")]
     if bad:
         print(f"FAILED: {dtype} outputs not finite: {', '.join(bad)}", file=sys.stderr)

@@ -11,9 +11,10 @@ SETTINGS = ("bg_thresh", "templates", "mode", "short_side", "window", "stride")
 
 def evaluate_folder(checkpoint: str, data: str, *, backend: str = "pt", dtype: str = "float32", split: str = "val",
                     class_names: str | None = None, limit: int | None = None, progress: bool = False,
-                    **settings) -> tuple[list[str], list[str], IoUResult, dict]:
+                    labels_out: list | None = None, **settings) -> tuple[list[str], list[str], IoUResult, dict]:
     """(class names, image ids, IoU, the settings used): `settings` (bg_thresh, templates, mode, short_side,
-    window, stride) left out or None take the checkpoint's defaults (`checkpoint_defaults`)."""
+    window, stride) left out or None take the checkpoint's defaults (`checkpoint_defaults`). `labels_out`, a
+    list, receives the predicted label map of every image, in order."""
     from groupvit.images import load_rgb
     from groupvit.segmentation import mean_iou, voc
     from groupvit.segmentation.loading import fill_defaults, load_segmenter
@@ -43,4 +44,6 @@ def evaluate_folder(checkpoint: str, data: str, *, backend: str = "pt", dtype: s
             bar.step(image_id)
     if bar:
         bar.close()
+    if labels_out is not None:
+        labels_out.extend(predictions)
     return names, ids, mean_iou(predictions, truths, num_classes=len(names)), {k: getattr(args, k) for k in SETTINGS}

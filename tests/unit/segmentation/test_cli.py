@@ -103,6 +103,9 @@ def test_verify_dtype_reports_agreement_and_both_miou(tiny_checkpoint, tmp_path,
     assert 0.9 < float(rows["image_embeds"][3]) <= 1.0  # the smallest cosine, measured
     assert "assignment stage 0" in printed.out and "segmentation map (pixels)" in printed.out
     assert printed.out.count("mIoU on") == 2
+    agreement = next(line for line in printed.out.splitlines() if line.startswith("label maps on"))
+    same, pixels = float(agreement.split()[4]), int(agreement.split()[7])
+    assert 0 <= same <= 100 and pixels == sum(m.size * 36 for m in masks())
 
 
 def test_segment_and_evaluate_take_a_dtype(tiny_checkpoint, image_dir, tmp_path, capsys):
