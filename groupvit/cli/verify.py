@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from groupvit.equivalence.compare import HEADER
-from groupvit.equivalence.runner import Inputs, build_models, compare_outputs, run_keras, run_pytorch
+from groupvit.equivalence.runner import Inputs, build_models, compare_outputs, float32_error, run_keras, run_pytorch
 from groupvit.random_checkpoint import clip_normalize, example_image
 
 
@@ -111,7 +111,6 @@ def verify_export(folder: str, *, reference: str | None = None, image: str | Non
                           "pip install \"torch==2.13.0\" (to run an ONNX export without it, use Segmenter or "
                           "groupvit segment --backend onnx). Received: no torch installed")
     from groupvit.configs import GroupViTConfig
-    from groupvit.equivalence.runner import run_pytorch
     from groupvit.export.check import padded, run_export
     from groupvit.export.metadata import read_export
     from groupvit.export.torch_graphs import eager_model
@@ -135,9 +134,11 @@ def verify_export(folder: str, *, reference: str | None = None, image: str | Non
         text = model_config.text_config
         pad = text.pad_token_id if text.pad_token_id is not None else text.eos_token_id
         inputs = padded(inputs, int(record["text_length"]), int(pad or 0))
-    full = run_pytorch(eager_model(model_config, weights), inputs)
+    eager = eager_model(model_config, weights)
+    full = run_pytorch(eager, inputs)
     other = run_export(folder, inputs)
-    rows = compare_outputs({name: full[name] for name in other if name in full}, other, context=full)
+    rows = compare_outputs({name: full[name] for name in other if name in full}, other, context=full,
+                           own_error=float32_error(eager, inputs, full))
     name = EXPORT_NAMES[record["kind"]] + ("" if record["parts"] == "full" else " towers")
     print(f"groupvit verify {folder}: PyTorch eager on {source} (reference) vs {name}, "
           f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
@@ -156,7 +157,7 @@ def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None 
     pt_model, tf_model = build_models(model_config, weights)
     reference = run_pytorch(pt_model, inputs)
     other = run_keras(tf_model, inputs, jit_compile=jit)
-    rows = compare_outputs(reference, other)
+    rows = compare_outputs(reference, other, own_error=float32_error(pt_model, inputs, reference))
     print(f"groupvit verify {checkpoint}: PyTorch (reference) vs Keras{' (XLA)' if jit else ''}, "
           f"{inputs.pixel_values.shape[0]} image(s) x {inputs.input_ids.shape[0]} text(s)")
     return _report(rows, out, reference, other, "Keras")

@@ -33,9 +33,10 @@ HEADER = f"{'output':<44} {'max abs':>10} {'max rel':>10} {'bound':>10}"
 
 
 def compare_dense(name: str, reference: np.ndarray, other: np.ndarray, tolerance: Tolerance,
-                  scale_floor: float = 0.0, amplification: float = 1.0) -> Row:
+                  scale_floor: float = 0.0, amplification: float = 1.0, min_bound: float = 0.0) -> Row:
     """`scale_floor`: the scale a relative bound uses at least (values that are small by chance);
-    `amplification`: how much the computation magnifies its inputs' rounding (>= 1)."""
+    `amplification`: how much the computation magnifies its inputs' rounding (>= 1); `min_bound`: the
+    bound is never below it (tolerances.FLOAT32_FLOOR)."""
     reference, other = np.asarray(reference, np.float64), np.asarray(other, np.float64)
     if reference.shape != other.shape:
         return Row(name, float("inf"), float("inf"), 0.0, False)
@@ -43,7 +44,7 @@ def compare_dense(name: str, reference: np.ndarray, other: np.ndarray, tolerance
     ref_max = max(float(np.abs(reference).max()) if reference.size else 0.0, scale_floor)
     max_abs = float(diff.max()) if diff.size else 0.0
     max_rel = float((diff / np.maximum(np.abs(reference), 1e-30)).max()) if diff.size else 0.0
-    bound = tolerance.bound(ref_max) * max(1.0, amplification)
+    bound = max(tolerance.bound(ref_max) * max(1.0, amplification), min_bound)
     ok = bool(np.isfinite(other).all()) and max_abs <= bound
     return Row(name, max_abs, max_rel, bound, ok)
 

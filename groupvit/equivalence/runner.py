@@ -11,7 +11,7 @@ import numpy as np
 
 from groupvit.configs import GroupViTConfig
 from groupvit.equivalence.compare import Row, compare_argmax, compare_dense
-from groupvit.equivalence.tolerances import ACTIVATION, LOGITS, SEGMENTATION_LOGITS, Tolerance
+from groupvit.equivalence.tolerances import ACTIVATION, FLOAT32_FLOOR, LOGITS, SEGMENTATION_LOGITS, Tolerance
 from groupvit.outputs import ModelOutput
 
 Outputs = dict[str, np.ndarray]
@@ -62,6 +62,8 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
 
     mask = None if inputs.attention_mask is None else torch.from_numpy(inputs.attention_mask)
     pixels, ids = torch.from_numpy(inputs.pixel_values), torch.from_numpy(inputs.input_ids)
+    if next(model.parameters()).dtype == torch.float64:  # the exact run of float32_error
+        pixels = pixels.double()
     with torch.no_grad():
         out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_attentions=True,
                     output_hidden_states=True, output_segmentation=True,
@@ -74,6 +76,16 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
             last.shape[0], last.shape[1], -1)).numpy()
         flat[LOGIT_SCALE] = widen(model.logit_scale).exp().numpy()
     return flat
+
+
+def float32_error(model, inputs: Inputs, reference: Outputs) -> dict[str, float]:
+    """Max |float32 - float64| of every output of a float32 PyTorch `model` (its `reference` run) on `inputs`:
+    how far float32 itself is from the exact answer here (see tolerances.FLOAT32_FLOOR)."""
+    import copy
+
+    exact = run_pytorch(copy.deepcopy(model).double(), inputs)
+    return {name: float(np.abs(np.asarray(reference[name], np.float64) - exact[name]).max())
+            for name in reference if name in exact and np.size(reference[name])}
 
 
 def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
@@ -123,9 +135,12 @@ def normalization_gain(features: np.ndarray) -> float:
     return max(1.0, error / max(float(norms.min()), 1e-30) / ACTIVATION.atol)
 
 
-def compare_outputs(reference: Outputs, other: Outputs, context: Outputs | None = None) -> list[Row]:
+def compare_outputs(reference: Outputs, other: Outputs, context: Outputs | None = None,
+                    own_error: dict[str, float] | None = None) -> list[Row]:
     """Every dense output, plus the hard decisions: group assignments and the segmentation map.
-    `context`: more reference outputs that set the bounds (features, the logit scale) without being compared."""
+    `context`: more reference outputs that set the bounds (features, the logit scale) without being compared.
+    `own_error`: the reference's own float32 error per output (`float32_error`); no bound is set below
+    FLOAT32_FLOOR times it."""
     rows = []
     known = {**(context or {}), **reference}
     # logits are s x cosines and segmentation logits s x group logits, s = exp(logit_scale): their
@@ -146,7 +161,8 @@ def compare_outputs(reference: Outputs, other: Outputs, context: Outputs | None 
     for name in sorted(set(reference) & set(other)):
         floor = seg_floor if name == "segmentation_logits" or name.startswith("logits_per") else 0.0
         rows.append(compare_dense(name, reference[name], other[name], tolerance_for(name), floor,
-                                  amplification.get(name, 1.0)))
+                                  amplification.get(name, 1.0),
+                                  min_bound=FLOAT32_FLOOR * (own_error or {}).get(name, 0.0)))
     for name in sorted(n for n in reference if n.startswith("vision.attentions.") and n in other):
         stage = name.rsplit(".", 1)[1]
         rows.append(compare_argmax(f"hard assignment {stage} (argmax over groups)", reference[name], other[name],
