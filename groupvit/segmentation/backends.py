@@ -83,14 +83,7 @@ def encode_images(model: Any, pixels: np.ndarray) -> VisionArrays:
                             image.float().cpu().numpy())
     from keras import ops
 
-    out = model.vision_model(pixels, output_attentions=True, interpolate_pos_encoding=True, training=False)
-    last = out.last_hidden_state
-    batch, groups, width = last.shape
-    group_features = model.visual_projection(ops.reshape(last, (-1, width)), training=False)
-    image = model.visual_projection(out.pooler_output, training=False)
+    attentions, group_features, image = model.encode_for_segmentation(pixels)  # one cached graph, not op by op
     to_np = ops.convert_to_numpy
-    return VisionArrays(
-        [np.asarray(to_np(a)) for a in out.attentions],
-        np.asarray(to_np(group_features)).reshape(batch, groups, -1),
-        np.asarray(to_np(image)),
-    )
+    return VisionArrays([np.asarray(to_np(a)) for a in attentions], np.asarray(to_np(group_features)),
+                        np.asarray(to_np(image)))

@@ -78,6 +78,22 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
                                    training=training).pooler_output
         return self.visual_projection(pooled, training=training)
 
+    def encode_for_segmentation(self, pixel_values):
+        """The segmenter's image pass, in one cached graph: (the assignment attentions of each stage, the
+        projected group features [B, O, P], the projected image features [B, P]), at any image size divisible
+        by the patch size (position embeddings interpolated)."""
+        pixel_values = pixels_tensor(pixel_values)
+        check_vision_inputs(pixel_values, self.config.vision_config, True)
+        return self._run(self._segmentation_features, {"pixel_values": pixel_values})
+
+    def _segmentation_features(self, pixel_values):
+        out = self.vision_model(pixel_values, output_attentions=True, interpolate_pos_encoding=True, training=False)
+        last = out.last_hidden_state
+        groups, width = last.shape[1], last.shape[2]
+        projected = self.visual_projection(ops.reshape(last, (-1, width)), training=False)
+        return (tuple(out.attentions), ops.reshape(projected, (-1, groups, projected.shape[-1])),
+                self.visual_projection(out.pooler_output, training=False))
+
     def call(
         self,
         input_ids=None,
