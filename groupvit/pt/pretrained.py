@@ -82,6 +82,8 @@ class GroupViTPreTrainedModel(nn.Module):
         tensors = {}
         for key in list(state):
             value = state.pop(key)  # drop our reference as we go
+            if not isinstance(value, (np.ndarray, torch.Tensor)):
+                value = np.asarray(value)  # a StoredArray of a lazily read file: read now, one tensor at a time
             tensor = torch.from_numpy(np.require(value, requirements=["C", "W"])) if isinstance(value, np.ndarray) \
                 else value
             tensors[key] = tensor.to(dtypes[key]) if assign else tensor
@@ -107,7 +109,9 @@ class GroupViTPreTrainedModel(nn.Module):
         """
         dtype = resolve_dtype(torch_dtype)
         path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
-        config, weights = load_for_model(path, cls.config_class, config)
+        # lazy: each tensor is read from the file just before it is cast and assigned (a bfloat16 model
+        # never holds the float32 weights all at once)
+        config, weights = load_for_model(path, cls.config_class, config, lazy=True)
         with torch.device("meta"):  # no random initialization, no memory until the weights arrive
             model = cls(config)
             if dtype is not None:

@@ -71,6 +71,7 @@ def _read_config(file: str) -> GroupViTConfig:
 def load_checkpoint(
     path: str | os.PathLike, config: ConfigArg = None, progress: Progress | None = None, *,
     revision: str | None = None, cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None,
+    lazy: bool = False,
 ) -> tuple[GroupViTConfig, dict[str, np.ndarray]]:
     """Reads any supported checkpoint into (config, {PyTorch key: numpy array in PyTorch layout}).
 
@@ -81,11 +82,15 @@ def load_checkpoint(
     Strict: every key of `expected_shapes(config)` is filled once, nothing else is accepted
     (but `text_model.embeddings.position_ids`); one error lists every problem.
     A shipped model's name or a hub id (`org/name`: `revision`, `cache_dir`, `local_files_only`) works too.
+    `lazy=True`: a format that can (safetensors) gives values that are read when converted with
+    `np.asarray` (shapes and dtypes known, and checked, at once), so a loader that casts each
+    tensor as it arrives holds one tensor of the file's dtype at a time; other formats read eagerly.
     """
     path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
     fmt, weight_file = locate(path)
     config, _ = resolve_config(config, weight_file, fmt)
-    return config, fmt.read(weight_file, config, progress)
+    read = fmt.read_lazy if lazy and fmt.read_lazy is not None else fmt.read
+    return config, read(weight_file, config, progress)
 
 
 def output_plan(path: str | os.PathLike, format: str | None) -> tuple[str, str, bool]:

@@ -30,10 +30,15 @@ class Format:
     read: Reader
     write: Writer | None
     needs_config_json: bool = True
+    read_lazy: Reader | None = None  # values read when converted (safetensors_io.StoredArray)
 
 
 def _read_safetensors(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
     return check_weights(config, read_safetensors(path), path, fill_optional=True)
+
+
+def _read_safetensors_lazy(path: str, config: GroupViTConfig, progress: Progress | None) -> dict:
+    return check_weights(config, read_safetensors(path, lazy=True), path, fill_optional=True)
 
 
 def _read_bin(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
@@ -65,7 +70,8 @@ def _keras_io(kind: str) -> Callable:
 
 
 FORMATS: dict[str, Format] = {
-    "safetensors": Format("safetensors", "model.safetensors", ".safetensors", _read_safetensors, _write_safetensors),
+    "safetensors": Format("safetensors", "model.safetensors", ".safetensors", _read_safetensors, _write_safetensors,
+                          read_lazy=_read_safetensors_lazy),
     "bin": Format("bin", "pytorch_model.bin", ".bin", _read_bin, None),
     "h5": Format("h5", "tf_model.h5", ".h5", read_keras2_h5, write_keras2_h5),
     "keras": Format(

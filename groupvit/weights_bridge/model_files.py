@@ -35,11 +35,13 @@ def _model_type(directory: str) -> str | None:
             return None  # GroupViTConfig.from_pretrained reports the parse error
 
 
-def _read_tower_weights(directory: str) -> dict[str, np.ndarray]:
-    for name, reader in (("model.safetensors", read_safetensors), ("pytorch_model.bin", read_pytorch_bin)):
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            return reader(path)
+def _read_tower_weights(directory: str, lazy: bool = False) -> dict[str, np.ndarray]:
+    path = os.path.join(directory, "model.safetensors")
+    if os.path.isfile(path):
+        return read_safetensors(path, lazy=lazy)
+    path = os.path.join(directory, "pytorch_model.bin")
+    if os.path.isfile(path):
+        return read_pytorch_bin(path)
     raise FileNotFoundError(
         f"A text or vision model checkpoint directory must hold model.safetensors or pytorch_model.bin. "
         f"Received: {directory!r}"
@@ -47,20 +49,20 @@ def _read_tower_weights(directory: str) -> dict[str, np.ndarray]:
 
 
 def load_for_model(
-    path: str | os.PathLike, config_class: type, config: AnyConfig | None = None
+    path: str | os.PathLike, config_class: type, config: AnyConfig | None = None, *, lazy: bool = False
 ) -> tuple[AnyConfig, dict[str, np.ndarray]]:
     """(config, numpy weights in PyTorch names) for a model built from `config_class`.
 
     The weights are not yet checked against the config: the model's strict loader does that
-    and lists every missing, unexpected and mis-shaped key.
+    and lists every missing, unexpected and mis-shaped key. `lazy`: as `load_checkpoint`'s.
     """
     path = resolve_checkpoint(path)
     if config_class is GroupViTConfig:
-        return load_checkpoint(path, config=config)
+        return load_checkpoint(path, config=config, lazy=lazy)
     sub_name, prefix = TOWERS[config_class]
     if os.path.isdir(path) and _model_type(path) == config_class.model_type:
-        return config or config_class.from_pretrained(path), _read_tower_weights(path)
-    full_config, weights = load_checkpoint(path)
+        return config or config_class.from_pretrained(path), _read_tower_weights(path, lazy)
+    full_config, weights = load_checkpoint(path, lazy=lazy)
     part = {k: v for k, v in weights.items() if k.startswith(prefix)}
     return config or getattr(full_config, sub_name), part
 

@@ -17,14 +17,59 @@ DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", 
           "U8": "u1", "BOOL": "?"}
 
 
-def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+def read_safetensors(path: str | os.PathLike, *, lazy: bool = False) -> dict[str, np.ndarray]:
     """Every tensor of a safetensors file as a numpy array, keyed by its stored name.
 
     Reads each tensor straight into its own array, without mapping the file: a mapped file's
     pages count toward the process's memory while they are copied, so the peak would hold the
     weights twice (measured at the default size: 646 MiB peak through safetensors' `safe_open`,
     for 213 MiB of weights).
+
+    `lazy=True` reads nothing but the header: each value is a `StoredArray` (shape and dtype known)
+    whose data is read when it is converted (`np.asarray(value)` or `value.read()`). A loader that
+    casts each tensor as it arrives (a bfloat16 model) then never holds the float32 weights all at
+    once. The header and every entry's extent are checked either way.
     """
+    path = os.fspath(path)
+    data_start, header, entries = _read_header(path)
+    if lazy:
+        stored = {key: StoredArray(path, key, data_start + begin, dtype, shape)
+                  for (begin, _, dtype, shape), key in entries}
+        return {key: stored[key] for key in header}
+    out: dict[str, np.ndarray] = {}
+    with open(path, "rb") as f:
+        for (begin, _, dtype, shape), key in entries:
+            out[key] = _read_into(f, path, key, data_start + begin, dtype, shape)
+    return {key: out[key] for key in header}  # the file's own order
+
+
+class StoredArray:
+    """One tensor of a safetensors file, read from the file only when its data is asked for."""
+
+    __slots__ = ("path", "key", "offset", "dtype", "shape")
+
+    def __init__(self, path: str, key: str, offset: int, dtype: str, shape: tuple[int, ...]) -> None:
+        self.path, self.key, self.offset = path, key, offset
+        self.dtype, self.shape = np.dtype(dtype), tuple(shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def read(self) -> np.ndarray:
+        with open(self.path, "rb") as f:
+            return _read_into(f, self.path, self.key, self.offset, self.dtype, self.shape)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        array = self.read()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __repr__(self) -> str:
+        return f"StoredArray({self.path!r}, {self.key!r}, dtype={self.dtype}, shape={self.shape})"
+
+
+def _read_header(path: str) -> tuple[int, dict, list]:
+    """(start of the data section, header without metadata, sorted checked entries)."""
     _check_header(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -33,19 +78,20 @@ def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
             header = json.loads(f.read(header_len))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CheckpointFormatError(path, EXPECTED, f"a header that is not JSON ({err})") from None
-        if not isinstance(header, dict):
-            raise CheckpointFormatError(path, EXPECTED, f"a JSON header of type {type(header).__name__}")
-        header.pop("__metadata__", None)
-        data_start, data_len = 8 + header_len, size - 8 - header_len
-        entries = sorted(((_entry(path, key, info, data_len), key) for key, info in header.items()))
-        out: dict[str, np.ndarray] = {}
-        for (begin, _, dtype, shape), key in entries:
-            array = np.empty(shape, dtype=dtype)
-            f.seek(data_start + begin)
-            if array.nbytes and f.readinto(memoryview(array.reshape(-1)).cast("B")) != array.nbytes:
-                raise CheckpointFormatError(path, EXPECTED, f"a file that ends inside tensor {key!r}")
-            out[key] = array
-    return {key: out[key] for key in header}  # the file's own order
+    if not isinstance(header, dict):
+        raise CheckpointFormatError(path, EXPECTED, f"a JSON header of type {type(header).__name__}")
+    header.pop("__metadata__", None)
+    data_start, data_len = 8 + header_len, size - 8 - header_len
+    entries = sorted(((_entry(path, key, info, data_len), key) for key, info in header.items()))
+    return data_start, header, entries
+
+
+def _read_into(f, path: str, key: str, offset: int, dtype, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.empty(shape, dtype=dtype)
+    f.seek(offset)
+    if array.nbytes and f.readinto(memoryview(array.reshape(-1)).cast("B")) != array.nbytes:
+        raise CheckpointFormatError(path, EXPECTED, f"a file that ends inside tensor {key!r}")
+    return array
 
 
 def _entry(path, key: str, info, data_len: int) -> tuple[int, int, str, tuple[int, ...]]:

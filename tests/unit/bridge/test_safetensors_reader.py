@@ -31,6 +31,12 @@ def test_every_dtype_and_shape_as_the_library_reads_them(tmp_path):
         assert ours[key].dtype == value.dtype and ours[key].shape == value.shape, key
         np.testing.assert_array_equal(ours[key], value, err_msg=key)
         assert ours[key].flags.writeable and ours[key].flags.c_contiguous
+    lazy = read_safetensors(path, lazy=True)
+    assert list(lazy) == list(ours)
+    for key, value in library.items():
+        assert not isinstance(lazy[key], np.ndarray), key  # nothing read yet
+        assert lazy[key].dtype == value.dtype and lazy[key].shape == value.shape and np.shape(lazy[key]) == value.shape
+        np.testing.assert_array_equal(np.asarray(lazy[key]), value, err_msg=key)
 
 
 def _write(path, header: dict, data: bytes) -> None:
@@ -51,6 +57,8 @@ def test_malformed_entries_are_named(tmp_path, entry, message):
     _write(path, {"w": entry}, b"\0" * 8)
     with pytest.raises(CheckpointFormatError, match=message):
         read_safetensors(path)
+    with pytest.raises(CheckpointFormatError, match=message):  # checked before anything is read
+        read_safetensors(path, lazy=True)
 
 
 def test_header_that_is_not_json(tmp_path):

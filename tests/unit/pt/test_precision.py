@@ -71,6 +71,38 @@ def test_from_pretrained_torch_dtype_and_save_pretrained_writes_float32(tiny_mod
         GroupViTModel.from_pretrained(tmp_path / "f32", torch_dtype="float16")
 
 
+def test_bfloat16_load_reads_each_float32_tensor_just_before_its_cast(tiny_model, tmp_path, monkeypatch):
+    """from_pretrained reads model.safetensors tensor by tensor: at most one float32 array is alive at a time."""
+    import gc
+    import weakref
+
+    from groupvit.weights_bridge import safetensors_io
+
+    tiny_model.save_pretrained(tmp_path / "f32")
+    alive, most, reads = [], [0], [0]
+    read = safetensors_io.StoredArray.read
+
+    def counting_read(self):
+        array = read(self)
+        gc.collect()
+        alive[:] = [r for r in alive if r() is not None]
+        most[0] = max(most[0], len(alive))  # float32 arrays still held when the next one is read
+        alive.append(weakref.ref(array))
+        reads[0] += 1
+        return array
+
+    monkeypatch.setattr(safetensors_io.StoredArray, "read", counting_read)
+    model = GroupViTModel.from_pretrained(tmp_path / "f32", torch_dtype=torch.bfloat16)
+    assert reads[0] == len(model.state_dict())  # every weight read lazily
+    # alive when the next is read: only arrays that became the storage of a weight kept in its own dtype
+    # (the float32 islands: logit scale ...; int64 counters), never one waiting for its cast
+    kept = sum(t.dtype != torch.bfloat16 for t in model.state_dict().values())
+    assert 0 < kept < 10 and most[0] <= kept
+    expected = GroupViTModel.from_pretrained(tmp_path / "f32").to(torch.bfloat16).state_dict()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+
+
 def test_int8_quantizes_the_linear_layers_but_not_the_assignment_logits(tiny_model):
     inputs = make_inputs(tiny_model.config)
     ref = _run(tiny_model, inputs)
