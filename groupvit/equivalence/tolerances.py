@@ -83,9 +83,13 @@ TRAINING_LOSS = Tolerance(
     "by 1e-3 or more within the 5 steps.",
 )
 TRAINING_GRAD_NORM = Tolerance(
-    5e-5, "max",
-    "the pre-clip global gradient norm, relative to itself: a sum of squares over every gradient, each held to "
-    "GRADIENT. Measured max 7.9e-6 relative (9.3e-4 on a norm of 119).",
+    2.5e-4, "max",
+    "the pre-clip global gradient norm, relative to itself: at step t a backward pass (GRADIENT, 1e-4) on "
+    "weights already off by t steps of float noise, which the steps amplify. Measured over 5 weight seeds x "
+    "2 losses (tests/equivalence's 5-step runs): max 1.17e-4 at step 4 (Keras' fused ResourceApplyAdam; "
+    "7.4e-5 with an update written op by op); PyTorch's own fused AdamW differs from its single-tensor one "
+    "by 2.4e-5 on the same run. A wrong norm (no square root, the sum instead of the norm of the norms, "
+    "the norm after clipping) is off by 1e-2 or more.",
 )
 TRAINING_WEIGHT = Tolerance(
     2e-5, "max_or_one",
