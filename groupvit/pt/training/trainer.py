@@ -197,5 +197,10 @@ class TorchTrainer:
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the process group once every rank is done with it. Without the barrier a rank that
+        finished first tore its gloo pairs down while a peer was still at work (rank 0 writing its
+        files), and gloo's worker threads could abort the process (SIGABRT, seen in CI)."""
         if dist.is_initialized():
+            if dist.get_world_size() > 1:
+                dist.barrier()
             dist.destroy_process_group()
