@@ -78,7 +78,9 @@ class TorchTrainer:
         no_decay = [p for n, p in self.named.items() if not decays(n, p.shape)]
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": options.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=0.0, betas=options.betas, eps=options.eps, foreach=False,
+            # fused: one kernel over all parameters (default size on 2 CPU cores: 43 ms a step against
+            # 140-200 ms for the per-tensor loop torch picks on CPU); the same update, rounded once per element
+            lr=0.0, betas=options.betas, eps=options.eps, fused=True,
         )
 
     def _all_named(self) -> list[tuple[str, nn.Parameter]]:
