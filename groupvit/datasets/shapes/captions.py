@@ -115,3 +115,21 @@ def make_caption(rng: np.random.Generator, mentions: list[Mention], background: 
     if "{BG}" not in frame and rng.random() < P_BACKGROUND_TAIL:
         text = f"{text} {tail}"
     return text, nouns
+
+
+def background_noun(phrase: str) -> str:
+    """The noun phrase a tagger would keep of a background phrase: "on a striped background" -> "striped
+    background", "on grass" -> "grass"."""
+    words = phrase.split()[1:]  # every phrase starts with "on"
+    return " ".join(words[1:] if words[0] in ("a", "an") else words)
+
+
+def name_background(caption: str, nouns: list[str], background: str, choice: int) -> tuple[str, list[str]]:
+    """(caption, nouns) with the background always named: the caption keeps the background phrase it has,
+    or gets its kind's phrase number `choice` (mod their count) appended; the phrase's noun goes last in
+    the nouns. Uses no random draws, so a scene's image, mask and other words stay as they were."""
+    phrases = BACKGROUND_PHRASES[background]
+    said = [p for p in phrases if caption.endswith(" " + p)]
+    phrase = said[0] if said else phrases[choice % len(phrases)]
+    return (caption if said else f"{caption} {phrase}"), [*nouns, background_noun(phrase)]
+

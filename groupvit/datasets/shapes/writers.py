@@ -19,6 +19,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
+from groupvit.datasets.shapes.captions import name_background
 from groupvit.datasets.shapes.classes import ALT_CLASS_NAMES, CLASS_NAMES, OBJECT_CLASSES
 from groupvit.datasets.shapes.scene import Scene, check_arguments, make_scene, scene_rng
 from groupvit.weights_bridge.atomic import staged_folder
@@ -40,6 +41,7 @@ class WriteSummary:
     size: int
     variant: str
     objects: Counter = field(default_factory=Counter)
+    background_nouns: bool = False
 
     def line(self) -> str:
         counts = ", ".join(f"{name} {self.objects[name]}" for name in OBJECT_CLASSES)
@@ -48,7 +50,8 @@ class WriteSummary:
 
     def manifest(self) -> dict:
         return {"generator": "groupvit.datasets.shapes", "layout": self.layout, "scenes": self.scenes,
-                "seed": self.seed, "size": self.size, "variant": self.variant, "class_names": list(CLASS_NAMES),
+                "seed": self.seed, "size": self.size, "variant": self.variant,
+                "background_nouns": self.background_nouns, "class_names": list(CLASS_NAMES),
                 "objects": {name: self.objects[name] for name in OBJECT_CLASSES}}
 
 
@@ -101,15 +104,23 @@ def _write_manifest(folder: str, summary: WriteSummary) -> None:
 
 
 def write_train(out: str | os.PathLike, scenes: int, seed: int = 0, size: int = 80, variant: str = "default",
-                layout: str = "jsonl", shard_size: int = SHARD_SIZE) -> WriteSummary:
+                layout: str = "jsonl", shard_size: int = SHARD_SIZE, background_nouns: bool = False) -> WriteSummary:
     """Caption data for `groupvit train`: layout "jsonl" writes images/NNNNNN.png + captions.jsonl
-    (image, caption, nouns); layout "wds" writes shards/NNNNN.tar of KEY.png + KEY.json (caption, nouns)."""
+    (image, caption, nouns); layout "wds" writes shards/NNNNN.tar of KEY.png + KEY.json (caption, nouns).
+    `background_nouns`: every caption names its background and the background's noun phrase is one of
+    the nouns (`name_background`); the images are the same scenes either way."""
     check_request(scenes, seed, size, variant)
     if layout not in TRAIN_LAYOUTS:
         raise ValueError(f"layout must be one of {TRAIN_LAYOUTS}. Received: layout={layout!r}")
     if not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer. Received: shard_size={shard_size!r}")
-    summary = WriteSummary(os.fspath(out), layout, scenes, seed, size, variant)
+    summary = WriteSummary(os.fspath(out), layout, scenes, seed, size, variant, background_nouns=background_nouns)
+
+    def text(index: int, scene: Scene) -> tuple[str, list[str]]:
+        if background_nouns:
+            return name_background(scene.caption, scene.nouns, scene.background, index)
+        return scene.caption, scene.nouns
+
     with staged_folder(out) as folder:
         if layout == "jsonl":
             os.mkdir(os.path.join(folder, "images"))
@@ -117,7 +128,8 @@ def write_train(out: str | os.PathLike, scenes: int, seed: int = 0, size: int = 
                 for index, scene in generate(scenes, seed, size, variant):
                     name = f"images/{index:06d}.png"
                     Image.fromarray(scene.image).save(os.path.join(folder, name), format="PNG")
-                    captions.write(json.dumps({"image": name, "caption": scene.caption, "nouns": scene.nouns}) + "\n")
+                    caption, nouns = text(index, scene)
+                    captions.write(json.dumps({"image": name, "caption": caption, "nouns": nouns}) + "\n")
                     summary.objects.update(cls for cls, _ in scene.objects)
         else:
             os.mkdir(os.path.join(folder, "shards"))
@@ -129,7 +141,8 @@ def write_train(out: str | os.PathLike, scenes: int, seed: int = 0, size: int = 
                             tar.close()
                         tar = tarfile.open(os.path.join(folder, "shards", f"{index // shard_size:05d}.tar"), "w")
                     key = f"{index:09d}"  # img2dataset's key width
-                    meta = {"key": key, "caption": scene.caption, "nouns": scene.nouns, "width": size, "height": size}
+                    caption, nouns = text(index, scene)
+                    meta = {"key": key, "caption": caption, "nouns": nouns, "width": size, "height": size}
                     _add_member(tar, f"{key}.png", _png(scene.image))
                     _add_member(tar, f"{key}.json", json.dumps(meta).encode("utf-8"))
                     summary.objects.update(cls for cls, _ in scene.objects)

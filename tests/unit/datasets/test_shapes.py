@@ -18,6 +18,7 @@ from groupvit.datasets.shapes import (
     scene_rng, write_train, write_voc,
 )
 from groupvit.datasets.shapes import writers
+from groupvit.datasets.shapes.background import BACKGROUND_PHRASES
 from groupvit.datasets.shapes.draw import Drawing, draw_object
 from groupvit.datasets.shapes.geometry import OUTLINES
 from groupvit.datasets.shapes.scene import visible_objects
@@ -185,6 +186,31 @@ def test_train_layouts_read_by_open_source_and_hold_no_masks(tmp_path):
     for layout in ("jsonl", "wds"):
         names = [n for _, _, files in os.walk(tmp_path / layout) for n in files]
         assert not any("mask" in n or "Segmentation" in n for n in names)
+
+
+def test_background_nouns_name_every_background_and_change_nothing_else(tmp_path):
+    expected = [make_scene(scene_rng(2, i), SIZE) for i in range(12)]
+    write_train(tmp_path / "plain", 12, seed=2, size=SIZE)
+    write_train(tmp_path / "bg", 12, seed=2, size=SIZE, background_nouns=True)
+    assert json.loads((tmp_path / "bg" / "shapes.json").read_text())["background_nouns"] is True
+    plain = [json.loads(line) for line in (tmp_path / "plain" / "captions.jsonl").read_text().splitlines()]
+    named = [json.loads(line) for line in (tmp_path / "bg" / "captions.jsonl").read_text().splitlines()]
+    kept = appended = 0
+    for scene, before, after in zip(expected, plain, named):
+        phrases = BACKGROUND_PHRASES[scene.background]
+        said = [p for p in phrases if after["caption"].endswith(" " + p)]
+        assert len(said) == 1, after["caption"]
+        # the object words are those of the plain caption; the background's noun phrase comes last
+        assert after["nouns"] == [*before["nouns"], said[0].removeprefix("on ").removeprefix("a ")]
+        if before["caption"] == after["caption"]:
+            kept += 1
+        else:
+            assert after["caption"] == f"{before['caption']} {said[0]}"
+            appended += 1
+        assert (tmp_path / "bg" / after["image"]).read_bytes() == (tmp_path / "plain" / before["image"]).read_bytes()
+    assert kept and appended  # some captions already named their background, the others got it appended
+    assert main(["shapes", str(tmp_path / "voc"), "--scenes", "2", "--layout", "voc", "--background-nouns"]) == 1
+    assert not (tmp_path / "voc").exists()
 
 
 def test_voc_layout_read_by_the_evaluation_with_the_true_masks(tmp_path):
