@@ -132,4 +132,3 @@ def name_background(caption: str, nouns: list[str], background: str, choice: int
     said = [p for p in phrases if caption.endswith(" " + p)]
     phrase = said[0] if said else phrases[choice % len(phrases)]
     return (caption if said else f"{caption} {phrase}"), [*nouns, background_noun(phrase)]
-
