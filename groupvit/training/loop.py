@@ -223,8 +223,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=1)
         os.replace(tmp, os.path.join(run.out, SUMMARY_NAME))
-    trainer.barrier()
-    trainer.close()
+    trainer.close()  # waits for every rank first
     return summary
 
 

@@ -79,7 +79,7 @@ class TorchTrainer:
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": options.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             # fused: one kernel over all parameters (default size on 2 CPU cores: 43 ms a step against
-            # 140-200 ms for the per-tensor loop torch picks on CPU); the same update, rounded once per element
+            # 140-200 ms for the per-tensor loop torch picks on CPU); the same update up to rounding order
             lr=0.0, betas=options.betas, eps=options.eps, fused=True,
         )
 

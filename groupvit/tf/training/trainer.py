@@ -166,4 +166,6 @@ class KerasTrainer:
             self._gather_rows(np.zeros(1, np.int32))
 
     def close(self) -> None:
-        """Nothing to tear down: the strategy's collectives end with the process."""
+        """Wait for every rank (as the PyTorch trainer does before it leaves its process group); nothing to
+        tear down: the strategy's collectives end with the process."""
+        self.barrier()
