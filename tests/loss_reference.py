@@ -32,6 +32,23 @@ def grouped_by_loops(groups, prompts, log_scale, image_nouns, prompt_nouns, tau=
     return 0.5 * (np.mean(image_terms) + np.mean(prompt_terms))
 
 
+def exclusivity_by_loops(groups, prompts, log_scale, prompt_nouns):
+    """Per image and own prompt with a noun: -log of the best group's share of softmax_g(s cos(group g, prompt)),
+    prompts without a noun (-1) counted 0; the mean over every image and prompt slot."""
+    b, g, _ = groups.shape
+    k = prompts.shape[1]
+    s = float(np.exp(log_scale))
+    total = 0.0
+    for i in range(b):
+        for q in range(k):
+            if prompt_nouns[i, q] < 0:
+                continue
+            logits = [s * float(groups[i, j] @ prompts[i, q]) for j in range(g)]
+            best = max(logits)
+            total += -(best - np.log(sum(np.exp(v) for v in logits)))
+    return total / (b * k)
+
+
 def shared_noun_case(seed: int = 3):
     """(groups [4, 3, 5], prompts [4, 2, 5], image_nouns, prompt_nouns, log_scale): nouns 7 and 9 are shared
     (images 0 and 2 hold a 7; 1, 2 and 3 a 9); -1 is a caption padding a prompt list, or padding."""

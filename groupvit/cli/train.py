@@ -49,6 +49,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="with --grouped-multi-label: score a prompt by T * logsumexp over the groups of "
                         "(cosine / T) instead of the best group's cosine, so every group learns from it "
                         "(not the authors'; docs/training.md; default 0 = the maximum)")
+    p.add_argument("--group-exclusivity", type=float, default=0.0, metavar="W",
+                   help="with --grouped-multi-label: weight of a term asking each noun of an image to be carried by "
+                        "one of its groups, pushing the image's other groups away from it (not the authors'; "
+                        "docs/training.md; default 0 = off)")
     p.add_argument("--prompt-templates", type=int, default=80, choices=(1, 7, 80),
                    help="template set of the multi-label prompts (the authors: 80, the ImageNet set; "
                         "1 = 'a photo of a {}.')")
@@ -81,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
         clip_norm=args.clip_norm or None, multi_label=args.multi_label,
         grouped_multi_label=args.grouped_multi_label, group_balance=args.group_balance,
-        pooling_tau=args.pooling_tau, prompt_templates=args.prompt_templates, freeze=args.freeze,
+        pooling_tau=args.pooling_tau, group_exclusivity=args.group_exclusivity,
+        prompt_templates=args.prompt_templates, freeze=args.freeze,
         unfreeze=args.unfreeze,
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
         num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,

@@ -1,4 +1,4 @@
-"""The two training losses of GroupViT (docs/training.md), across ranks.
+"""The training losses of GroupViT and this project's terms beside them (docs/training.md), across ranks.
 
 Every rank holds `b` local rows; embeddings of all ranks are gathered with gradients, rows are
 the local ones, columns the global ones, and targets are offset by `b * rank`. With one process
@@ -110,6 +110,25 @@ def grouped_multi_label_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Te
     image_targets = image_pos.to(per_image.dtype) / image_pos.sum(dim=1, keepdim=True)
     prompt_targets = prompt_pos.to(per_prompt.dtype) / prompt_pos.sum(dim=1, keepdim=True)
     return 0.5 * (soft_cross_entropy(per_image, image_targets) + soft_cross_entropy(per_prompt, prompt_targets))
+
+
+def group_exclusivity_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Tensor, log_scale: torch.Tensor,
+                           prompt_nouns: torch.Tensor) -> torch.Tensor:
+    """Each noun of an image is carried by one of the image's groups: `logsumexp_g(s z_ig . t_ik) - max_g(...)`.
+
+    `group_embeds` [b, G, P] the L2-normalised final groups, `prompt_embeds` [b, K, P] the image's own noun
+    prompts, `prompt_nouns` [b, K] their noun ids (-1: a caption padding the list, which names several
+    objects and takes no part). Per image and prompt it is the cross-entropy of the softmax over the image's
+    groups against its best group, so every other group of the image, a background group above all, is
+    pushed away from the nouns the image's captions name (docs/training.md). The temperature is the
+    multi-label one without its gradient: sharpening it would lower the term without moving a group. Mean
+    over the b K prompt slots (a caption slot counts 0), so the mean over ranks is the global mean.
+    """
+    scale = clamped_scale(log_scale.detach())
+    logits = scale * torch.einsum("bgp,bkp->bkg", group_embeds, prompt_embeds)  # (b, K, G)
+    per_prompt = torch.logsumexp(logits, dim=-1) - logits.amax(dim=-1)
+    named = (prompt_nouns >= 0).to(per_prompt.dtype)
+    return (per_prompt * named).sum() / per_prompt.numel()
 
 
 def group_balance_loss(soft_maps: list[torch.Tensor]) -> torch.Tensor:

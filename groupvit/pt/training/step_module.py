@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from groupvit.pt.groupvit_model import GroupViTModel
-from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, grouped_multi_label_loss,
-                                         multi_label_loss)
+from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
+                                         grouped_multi_label_loss, multi_label_loss)
 
 
 class GroupViTTrainingStep(nn.Module):
@@ -19,17 +19,19 @@ class GroupViTTrainingStep(nn.Module):
     The multi-label temperature is a parameter of this module, never of the model.
     With `grouped`, the multi-label loss scores each prompt against the image's best group
     (`grouped_multi_label_loss`); the pooled image and its final groups then go through the
-    visual head as one batch, so its BatchNorm learns the statistics segmentation meets.
+    visual head as one batch, so its BatchNorm learns the statistics segmentation meets;
+    `group_exclusivity` > 0 adds that weight times `group_exclusivity_loss` (each noun in one group).
     """
 
     def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float, grouped: bool = False,
-                 group_balance: float = 0.0, pooling_tau: float = 0.0) -> None:
+                 group_balance: float = 0.0, pooling_tau: float = 0.0, group_exclusivity: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.multi_label = int(multi_label)
         self.grouped = bool(grouped) and self.multi_label > 0
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
+        self.group_exclusivity = float(group_exclusivity) if self.grouped else 0.0
         self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
                                                     requires_grad=self.multi_label > 0)
 
@@ -75,6 +77,10 @@ class GroupViTTrainingStep(nn.Module):
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
+            if self.group_exclusivity > 0:
+                out["group_exclusivity"] = group_exclusivity_loss(group_embeds, text_embeds[:, 1:],
+                                                                  self.multi_label_logit_scale, prompt_nouns)
+                out["loss"] = out["loss"] + self.group_exclusivity * out["group_exclusivity"]
         if self.group_balance > 0:
             out["group_balance"] = group_balance_loss(list(vision.attentions))
             out["loss"] = out["loss"] + self.group_balance * out["group_balance"]

@@ -126,6 +126,17 @@ def grouped_multi_label_loss(group_embeds, prompt_embeds, log_scale, image_nouns
     return 0.5 * (soft_cross_entropy(per_image, image_targets) + soft_cross_entropy(per_prompt, prompt_targets))
 
 
+def group_exclusivity_loss(group_embeds, prompt_embeds, log_scale, prompt_nouns):
+    """Each noun of an image is carried by one of its groups: per image and own prompt, `logsumexp_g(s z_ig . t_ik)
+    - max_g(s z_ig . t_ik)`, captions padding the list (noun -1) counted 0, mean over the b K slots; the
+    temperature without its gradient (GroupViTTrainingStep's; docs/training.md)."""
+    scale = clamped_scale(ops.stop_gradient(log_scale))
+    logits = scale * ops.einsum("bgp,bkp->bkg", group_embeds, prompt_embeds)  # (b, K, G)
+    per_prompt = ops.logsumexp(logits, axis=-1) - ops.max(logits, axis=-1)
+    named = ops.cast(ops.greater_equal(prompt_nouns, 0), per_prompt.dtype)
+    return ops.sum(per_prompt * named) / ops.cast(ops.size(per_prompt), per_prompt.dtype)
+
+
 def group_balance_loss(soft_maps):
     """Mean over grouping stages of `log O - H(u) + mean H(soft[:, n])`, `u` the groups' shares of all tokens of
     the global batch (every replica), token entropies over the local tokens (GroupViTTrainingStep's;

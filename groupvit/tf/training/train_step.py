@@ -15,8 +15,8 @@ from keras import ops
 from groupvit.configs import GroupViTConfig
 from groupvit.tf._ops import normalize
 from groupvit.tf.groupvit_model import TFGroupViTModel
-from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, grouped_multi_label_loss,
-                                         multi_label_loss, replica_world)
+from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
+                                         grouped_multi_label_loss, multi_label_loss, replica_world)
 from groupvit.tf.training.optimizer import GroupViTAdamW, Slots
 from groupvit.training.noise import assignment_shapes
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME
@@ -26,7 +26,7 @@ PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
 NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
 # TorchTrainer.step's all-reduced metrics
-GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance")
+GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity")
 
 
 def _identity(x):
@@ -47,7 +47,8 @@ class TFGroupViTTrainer(TFGroupViTModel):
     """`model.compile(optimizer=GroupViTAdamW(...))` (no `loss=`), then `fit` or `train_on_batch` on dicts of
     `pixel_values` [b, 3, H, W], `input_ids` / `attention_mask` [b, L], `gumbel_noise_{s}` [b, O_s, N_s]
     (one per grouping stage) and, with `multi_label` > 0, `prompt_ids` / `prompt_mask` [b, K, L];
-    with `grouped`, the grouped multi-label loss and `image_nouns` [b, M] / `prompt_nouns` [b, K].
+    with `grouped`, the grouped multi-label loss and `image_nouns` [b, M] / `prompt_nouns` [b, K] (and with
+    `group_exclusivity` > 0 that weight times `group_exclusivity_loss`).
 
     Captions and prompts go through the text tower as one batch of b (1 + K) texts, as the
     authors do. The multi-label temperature is a trainer variable (`multi_label_logit_scale`),
@@ -58,7 +59,8 @@ class TFGroupViTTrainer(TFGroupViTModel):
 
     def __init__(self, config: GroupViTConfig, multi_label: int = 0, logit_scale_init: float = 2.6592,
                  frozen: frozenset[str] | set[str] = frozenset(), grouped: bool = False,
-                 group_balance: float = 0.0, pooling_tau: float = 0.0, **kwargs: Any) -> None:
+                 group_balance: float = 0.0, pooling_tau: float = 0.0, group_exclusivity: float = 0.0,
+                 **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         if multi_label < 0:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={multi_label}")
@@ -66,6 +68,7 @@ class TFGroupViTTrainer(TFGroupViTModel):
         self.grouped = bool(grouped) and self.multi_label > 0
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
+        self.group_exclusivity = float(group_exclusivity) if self.grouped else 0.0
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))
@@ -148,6 +151,11 @@ class TFGroupViTTrainer(TFGroupViTModel):
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
+            if self.group_exclusivity > 0:
+                out["group_exclusivity"] = group_exclusivity_loss(group_embeds, text_embeds[:, 1:],
+                                                                  self.multi_label_logit_scale,
+                                                                  ops.cast(data["prompt_nouns"], "int64"))
+                out["loss"] = out["loss"] + self.group_exclusivity * out["group_exclusivity"]
         if self.group_balance > 0:
             out["group_balance"] = group_balance_loss(list(vision.attentions))
             out["loss"] = out["loss"] + self.group_balance * out["group_balance"]
@@ -180,4 +188,5 @@ class TFGroupViTTrainer(TFGroupViTModel):
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "multi_label": self.multi_label, "logit_scale_init": self.logit_scale_init,
                 "frozen": sorted(self.frozen), "grouped": self.grouped,
-                "group_balance": self.group_balance, "pooling_tau": self.pooling_tau}
+                "group_balance": self.group_balance, "pooling_tau": self.pooling_tau,
+                "group_exclusivity": self.group_exclusivity}

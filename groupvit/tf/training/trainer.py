@@ -68,7 +68,8 @@ class KerasTrainer:
             self.model = TFGroupViTTrainer(config, multi_label=options.multi_label,
                                            logit_scale_init=options.logit_scale_init, frozen=options.frozen,
                                            grouped=options.grouped, group_balance=options.group_balance,
-                                           pooling_tau=options.pooling_tau)
+                                           pooling_tau=options.pooling_tau,
+                                           group_exclusivity=options.group_exclusivity)
             if weights is not None:
                 self.model.assign_numpy(dict(weights), source="the initial weights")
             self.optimizer = GroupViTAdamW(

@@ -3,8 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
-from groupvit.tf.training.losses import group_balance_loss, grouped_multi_label_loss, multi_label_loss
-from loss_reference import group_balance_by_loops, grouped_by_loops, shared_noun_case, soft_map_case
+from groupvit.tf.training.losses import (group_balance_loss, group_exclusivity_loss, grouped_multi_label_loss,
+                                         multi_label_loss)
+from loss_reference import (exclusivity_by_loops, group_balance_by_loops, grouped_by_loops, shared_noun_case,
+                            soft_map_case)
 
 
 def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_positive():
@@ -43,3 +45,14 @@ def test_group_balance_is_zero_for_sure_equal_use_log_groups_for_collapse_or_ind
     assert abs(float(group_balance_loss([tf.constant(uniform)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([tf.constant(collapsed)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([tf.constant(m) for m in maps])) - group_balance_by_loops(maps)) < 1e-6
+
+
+def test_group_exclusivity_matches_the_loops_and_leaves_the_temperature_alone():
+    groups, prompts, _, prompt_nouns, log_scale = shared_noun_case()
+    g, scale = tf.Variable(groups), tf.Variable(log_scale, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        ours = group_exclusivity_loss(g, tf.constant(prompts), scale, tf.constant(prompt_nouns))
+    grad_groups, grad_scale = tape.gradient(ours, [g, scale])
+    assert abs(float(ours) - exclusivity_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
+    assert grad_scale is None or float(grad_scale) == 0.0
+    assert float(tf.reduce_sum(tf.abs(grad_groups))) > 0

@@ -119,7 +119,8 @@ def _random_init(data, config, folder):
     return str(folder / "init")
 
 
-@pytest.mark.parametrize("loss", [[], ["--grouped-multi-label"]], ids=["authors", "grouped"])
+@pytest.mark.parametrize("loss", [[], ["--grouped-multi-label", "--group-exclusivity", "0.5"]],
+                         ids=["authors", "grouped"])
 def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path, loss):
     data, config = dataset
     init = _random_init(data, config, tmp_path)
@@ -187,3 +188,6 @@ def test_output_folder_rules(dataset, tmp_path, capsys):
     assert "--resume needs a complete checkpoint" in capsys.readouterr().err
     assert _train(data, config, out, "--steps", "2", "--resume") == 1
     assert "keep the settings" in capsys.readouterr().err
+    assert _train(data, config, tmp_path / "excl", "--steps", "1", "--group-exclusivity", "0.5") == 1
+    err = capsys.readouterr().err
+    assert "needs grouped_multi_label" in err and "group_exclusivity=0.5" in err, err

@@ -4,9 +4,10 @@ import numpy as np
 import torch
 
 from groupvit.pt.groupvit_model import contrastive_loss as model_contrastive_loss
-from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, grouped_multi_label_loss,
-                                         multi_label_loss)
-from loss_reference import group_balance_by_loops, grouped_by_loops, shared_noun_case, soft_map_case
+from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
+                                         grouped_multi_label_loss, multi_label_loss)
+from loss_reference import (exclusivity_by_loops, group_balance_by_loops, grouped_by_loops, shared_noun_case,
+                            soft_map_case)
 
 
 def _normalized(rng, *shape):
@@ -117,3 +118,36 @@ def test_group_balance_is_zero_for_sure_equal_use_log_groups_for_collapse_or_ind
     assert abs(float(group_balance_loss([as_t(uniform)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([as_t(collapsed)])) - np.log(4)) < 1e-6
     assert abs(float(group_balance_loss([as_t(m) for m in maps])) - group_balance_by_loops(maps)) < 1e-6
+
+
+def test_group_exclusivity_matches_the_loops_and_pushes_the_other_groups_away_from_the_noun():
+    groups, prompts, _, prompt_nouns, log_scale = shared_noun_case()
+    g = torch.tensor(groups, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor(log_scale, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(prompts, dtype=torch.float64)
+    ours = group_exclusivity_loss(g, t, scale, torch.from_numpy(prompt_nouns))
+    assert abs(float(ours) - exclusivity_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
+    ours.backward()
+    assert scale.grad is None or float(scale.grad) == 0.0  # the temperature is not sharpened by this term
+    # one image, one named prompt: the best group is pulled towards the prompt, every other group pushed away
+    one = torch.tensor(groups[:1], dtype=torch.float64, requires_grad=True)
+    group_exclusivity_loss(one, t[:1, :1], scale.detach(), torch.tensor([[7]])).backward()
+    along = (one.grad[0] @ t[0, 0]).numpy()  # a step against the gradient changes each cosine by -lr * along
+    best = int(np.argmax(groups[0] @ prompts[0, 0]))
+    assert along[best] < 0 and all(along[j] > 0 for j in range(groups.shape[1]) if j != best), along
+    # image 1 names one noun: its caption slot (-1) takes no part, so only prompt 0 moves its groups
+    alone = torch.tensor(groups[1:2], dtype=torch.float64, requires_grad=True)
+    group_exclusivity_loss(alone, t[1:2], scale.detach(), torch.tensor([[9, -1]])).backward()
+    only_named = torch.tensor(groups[1:2], dtype=torch.float64, requires_grad=True)
+    group_exclusivity_loss(only_named, t[1:2, :1], scale.detach(), torch.tensor([[9]])).backward()
+    torch.testing.assert_close(alone.grad * 2, only_named.grad, rtol=1e-12, atol=1e-12)  # mean over 2 vs 1 slots
+
+
+def test_group_exclusivity_is_log_groups_when_the_groups_are_alike_and_zero_when_one_carries_the_noun():
+    prompts = torch.eye(4, dtype=torch.float64)[None, :2]  # one image, nouns along axes 0 and 1
+    alike = torch.full((1, 3, 4), 0.5, dtype=torch.float64)
+    scale = torch.tensor(np.log(100.0), dtype=torch.float64)
+    nouns = torch.tensor([[0, 1]])
+    assert abs(float(group_exclusivity_loss(alike, prompts, scale, nouns)) - np.log(3)) < 1e-12
+    apart = torch.tensor([[[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]], dtype=torch.float64)
+    assert float(group_exclusivity_loss(apart, prompts, scale, nouns)) < 1e-40  # log(1 + 2 e^-100)
