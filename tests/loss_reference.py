@@ -90,3 +90,27 @@ def soft_map_case(seed: int = 4):
     balanced[0, np.arange(8) % 2, np.arange(8)] = 1.0
     balanced[1, 2 + np.arange(8) % 2, np.arange(8)] = 1.0
     return maps, collapsed, np.full((2, 4, 8), 0.25), balanced
+
+
+def naming_by_loops(groups, prompts, log_scale, prompt_nouns):
+    """Per image and group: the nouns it carries (it is the image's best group for its prompt of the noun), the
+    softmax over every named prompt of the batch, KL(target || softmax) with the target uniform over the
+    carried nouns' prompts or, carrying none, over all named prompts; the mean over every image and group."""
+    b, g, _ = groups.shape
+    k = prompts.shape[1]
+    s = float(np.exp(log_scale))
+    flat, nouns = prompts.reshape(b * k, -1), prompt_nouns.reshape(b * k)
+    named = [q for q in range(b * k) if nouns[q] >= 0]
+    terms = []
+    for i in range(b):
+        carried = {j: set() for j in range(g)}
+        for q in range(k):
+            if prompt_nouns[i, q] >= 0:
+                best = max(range(g), key=lambda j: float(groups[i, j] @ prompts[i, q]))
+                carried[best].add(int(prompt_nouns[i, q]))
+        for j in range(g):
+            logits = {q: s * float(groups[i, j] @ flat[q]) for q in named}
+            log_z = np.log(sum(np.exp(v) for v in logits.values()))
+            wanted = [q for q in named if nouns[q] in carried[j]] or named
+            terms.append(sum((1 / len(wanted)) * (np.log(1 / len(wanted)) - (logits[q] - log_z)) for q in wanted))
+    return float(np.mean(terms))

@@ -53,6 +53,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="with --grouped-multi-label: weight of a term asking each noun of an image to be carried by "
                         "one of its groups, pushing the image's other groups away from it (not the authors'; "
                         "docs/training.md; default 0 = off)")
+    p.add_argument("--group-naming", type=float, default=0.0, metavar="W",
+                   help="with --grouped-multi-label: weight of a term asking each group to name the nouns it "
+                        "carries and no other, a flat class distribution when it carries none (what segmentation "
+                        "reads as background; not the authors'; docs/training.md; default 0 = off)")
     p.add_argument("--prompt-templates", type=int, default=80, choices=(1, 7, 80),
                    help="template set of the multi-label prompts (the authors: 80, the ImageNet set; "
                         "1 = 'a photo of a {}.')")
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps, weight_decay=args.weight_decay,
         clip_norm=args.clip_norm or None, multi_label=args.multi_label,
         grouped_multi_label=args.grouped_multi_label, group_balance=args.group_balance,
-        pooling_tau=args.pooling_tau, group_exclusivity=args.group_exclusivity,
+        pooling_tau=args.pooling_tau, group_exclusivity=args.group_exclusivity, group_naming=args.group_naming,
         prompt_templates=args.prompt_templates, freeze=args.freeze,
         unfreeze=args.unfreeze,
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,

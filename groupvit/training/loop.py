@@ -91,6 +91,7 @@ def train(run: TrainRun) -> dict[str, Any]:
     options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
                           grouped=run.grouped_multi_label, group_balance=run.group_balance,
                           pooling_tau=run.pooling_tau, group_exclusivity=run.group_exclusivity,
+                          group_naming=run.group_naming,
                           logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
                           frozen=frozen_names(names, run.freeze, run.unfreeze))
     if weights is None:  # from scratch: the backend's init, token tables as the authors (training/init.py)
@@ -167,7 +168,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                         "images_per_s": images_per_s, "grad_norm": metrics["grad_norm"],
                         "multi_label_logit_scale": metrics.get("multi_label_logit_scale"),
                         "skipped": batches.skips.total}
-                for term in ("group_balance", "group_exclusivity"):
+                for term in ("group_balance", "group_exclusivity", "group_naming"):
                     if term in metrics:
                         last[term] = metrics[term]
                 if not all(math.isfinite(v) for v in (metrics["loss"], metrics["grad_norm"])):

@@ -34,6 +34,7 @@ class StepOptions:
     group_balance: float = 0.0  # weight of the group-usage term (docs/training.md); 0 = off, as the authors
     pooling_tau: float = 0.0  # grouped: 0 scores a prompt by its best group, > 0 by a soft maximum (docs/training.md)
     group_exclusivity: float = 0.0  # grouped: weight of the each-noun-in-one-group term (docs/training.md); 0 = off
+    group_naming: float = 0.0  # grouped: weight of the each-group-names-what-it-carries term (docs/training.md)
     logit_scale_init: float = 2.6592  # ln(1 / 0.07): initial multi-label temperature
     bf16: bool = False
     frozen: frozenset[str] = field(default_factory=frozenset)  # PyTorch parameter names

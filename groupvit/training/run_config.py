@@ -30,6 +30,7 @@ class TrainRun:
     group_balance: float = 0.0
     pooling_tau: float = 0.0
     group_exclusivity: float = 0.0
+    group_naming: float = 0.0
     prompt_templates: int = 80
     freeze: list[str] = field(default_factory=list)
     unfreeze: list[str] = field(default_factory=list)
@@ -68,11 +69,13 @@ class TrainRun:
         if self.pooling_tau and not self.grouped_multi_label:
             raise ValueError("pooling_tau softens the grouped multi-label loss's maximum over groups: it needs "
                              f"grouped_multi_label. Received: pooling_tau={self.pooling_tau} without it")
-        if not self.group_exclusivity >= 0:
-            raise ValueError(f"group_exclusivity must be >= 0. Received: group_exclusivity={self.group_exclusivity}")
-        if self.group_exclusivity and not self.grouped_multi_label:
-            raise ValueError("group_exclusivity scores each noun against an image's groups: it needs "
-                             f"grouped_multi_label. Received: group_exclusivity={self.group_exclusivity} without it")
+        for name in ("group_exclusivity", "group_naming"):
+            weight = getattr(self, name)
+            if not weight >= 0:
+                raise ValueError(f"{name} must be >= 0. Received: {name}={weight}")
+            if weight and not self.grouped_multi_label:
+                raise ValueError(f"{name} scores nouns against an image's groups: it needs grouped_multi_label. "
+                                 f"Received: {name}={weight} without it")
         if self.prompt_templates not in (1, 7, 80):
             raise ValueError("prompt_templates must name a built-in template set: 1, 7 or 80. "
                              f"Received: prompt_templates={self.prompt_templates!r}")
@@ -94,7 +97,5 @@ class TrainRun:
 # Settings that define the run's numbers: a resumed run must use the stored ones.
 RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
                 "multi_label", "grouped_multi_label", "group_balance", "pooling_tau", "group_exclusivity",
-                "prompt_templates",
-                "freeze", "unfreeze", "seed", "shuffle_buffer",
-                "bf16", "flip", "color_jitter",
-                "random_erasing", "crop_scale")
+                "group_naming", "prompt_templates", "freeze", "unfreeze", "seed", "shuffle_buffer",
+                "bf16", "flip", "color_jitter", "random_erasing", "crop_scale")

@@ -31,7 +31,8 @@ LRS = [SCHEDULE.lr_at(s) for s in range(STEPS)]
 
 def _options(k: int, grouped: bool = False) -> StepOptions:
     return StepOptions(multi_label=k, clip_norm=CLIP, weight_decay=0.05, grouped=grouped,
-                       group_balance=0.5 if grouped else 0.0, group_exclusivity=0.5 if grouped else 0.0)
+                       group_balance=0.5 if grouped else 0.0, group_exclusivity=0.5 if grouped else 0.0,
+                       group_naming=0.5 if grouped else 0.0)
 
 
 def _noise(config, step: int):
@@ -100,8 +101,8 @@ def test_losses_and_metrics_agree_at_every_step(runs):
     assert any(m["grad_norm"] > CLIP for m in runs["pt_metrics"])  # clipping is exercised
     for step, (pt_m, tf_m) in enumerate(zip(runs["pt_metrics"], runs["tf_metrics"])):
         assert set(tf_m) == set(pt_m), step
-        assert ("group_exclusivity" in pt_m) == (runs["pt"].options.group_exclusivity > 0), step
-        for key in ("loss", "contrastive", "multi_label", "group_balance", "group_exclusivity"):
+        assert ("group_exclusivity" in pt_m) == ("group_naming" in pt_m) == (runs["pt"].options.group_naming > 0)
+        for key in ("loss", "contrastive", "multi_label", "group_balance", "group_exclusivity", "group_naming"):
             if key in pt_m:
                 assert abs(tf_m[key] - pt_m[key]) <= tol.TRAINING_LOSS.bound(1.0), (step, key, tf_m[key], pt_m[key])
         assert abs(tf_m["grad_norm"] - pt_m["grad_norm"]) <= tol.TRAINING_GRAD_NORM.bound(pt_m["grad_norm"]), step

@@ -131,6 +131,38 @@ def group_exclusivity_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Tens
     return (per_prompt * named).sum() / per_prompt.numel()
 
 
+def group_naming_loss(group_embeds: torch.Tensor, prompt_embeds: torch.Tensor, log_scale: torch.Tensor,
+                      prompt_nouns: torch.Tensor) -> torch.Tensor:
+    """Each group of an image names the nouns it carries and nothing else, as segmentation reads it.
+
+    `group_embeds` [b, G, P] the L2-normalised final groups, `prompt_embeds` [b, K, P] the image's own noun
+    prompts, `prompt_nouns` [b, K] their noun ids (-1: a caption padding the list). Group g of image i
+    carries noun n when it is the image's best group for its prompt of n. Every group gets a softmax over the
+    named prompts of the global batch (scores `s z_ig . t_q`) and the KL divergence from a target: uniform
+    over the prompts of the nouns it carries, or, carrying none, uniform over all of them, a flat class
+    distribution that segmentation's background threshold reads as background (docs/training.md). The
+    temperature is the multi-label one without its gradient. Mean over the local b G groups.
+    """
+    b, count, width = group_embeds.shape
+    k = prompt_embeds.shape[1]
+    scale = clamped_scale(log_scale.detach())
+    all_prompts = all_gather_with_grad(prompt_embeds.reshape(b * k, width))  # (N, P)
+    all_nouns = all_gather_with_grad(prompt_nouns.reshape(b * k))  # (N,)
+    named = all_nouns >= 0
+    logits = scale * torch.einsum("bgp,np->bgn", group_embeds, all_prompts)
+    logits = torch.where(named, logits, torch.full_like(logits, -1e4))  # (b, G, N): unnamed prompts drop out
+    own = torch.einsum("bgp,bkp->bkg", group_embeds.detach(), prompt_embeds.detach())  # (b, K, G)
+    carried = F.one_hot(own.argmax(dim=-1), count).to(logits.dtype) * (prompt_nouns >= 0)[..., None]  # (b, K, G)
+    same = ((prompt_nouns[:, :, None] == all_nouns[None, None, :]) & named).to(logits.dtype)  # (b, K, N)
+    carries = torch.einsum("bkg,bkn->bgn", carried, same) > 0  # (b, G, N)
+    flat = named.expand_as(carries)
+    target = torch.where(carries.any(dim=-1, keepdim=True), carries, flat).to(logits.dtype)
+    target = target / target.sum(dim=-1, keepdim=True).clamp_min(1.0)
+    log_p = F.log_softmax(logits, dim=-1)
+    log_target = torch.log(torch.where(target > 0, target, torch.ones_like(target)))
+    return (target * (log_target - log_p)).sum(dim=-1).mean()
+
+
 def group_balance_loss(soft_maps: list[torch.Tensor]) -> torch.Tensor:
     """Mean over grouping stages of `log O - H(u) + mean H(soft[:, n])`, with `u_g` the share of all tokens of
     the global batch (every rank) that the soft assignment gives to group g, and the token entropies averaged

@@ -8,7 +8,7 @@ from torch import nn
 
 from groupvit.pt.groupvit_model import GroupViTModel
 from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
-                                         grouped_multi_label_loss, multi_label_loss)
+                                         group_naming_loss, grouped_multi_label_loss, multi_label_loss)
 
 
 class GroupViTTrainingStep(nn.Module):
@@ -20,11 +20,13 @@ class GroupViTTrainingStep(nn.Module):
     With `grouped`, the multi-label loss scores each prompt against the image's best group
     (`grouped_multi_label_loss`); the pooled image and its final groups then go through the
     visual head as one batch, so its BatchNorm learns the statistics segmentation meets;
-    `group_exclusivity` > 0 adds that weight times `group_exclusivity_loss` (each noun in one group).
+    `group_exclusivity` > 0 adds that weight times `group_exclusivity_loss` (each noun in one group),
+    `group_naming` > 0 that weight times `group_naming_loss` (each group names only the nouns it carries).
     """
 
     def __init__(self, model: GroupViTModel, multi_label: int, logit_scale_init: float, grouped: bool = False,
-                 group_balance: float = 0.0, pooling_tau: float = 0.0, group_exclusivity: float = 0.0) -> None:
+                 group_balance: float = 0.0, pooling_tau: float = 0.0, group_exclusivity: float = 0.0,
+                 group_naming: float = 0.0) -> None:
         super().__init__()
         self.model = model
         self.multi_label = int(multi_label)
@@ -32,6 +34,7 @@ class GroupViTTrainingStep(nn.Module):
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
         self.group_exclusivity = float(group_exclusivity) if self.grouped else 0.0
+        self.group_naming = float(group_naming) if self.grouped else 0.0
         self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
                                                     requires_grad=self.multi_label > 0)
 
@@ -81,6 +84,10 @@ class GroupViTTrainingStep(nn.Module):
                 out["group_exclusivity"] = group_exclusivity_loss(group_embeds, text_embeds[:, 1:],
                                                                   self.multi_label_logit_scale, prompt_nouns)
                 out["loss"] = out["loss"] + self.group_exclusivity * out["group_exclusivity"]
+            if self.group_naming > 0:
+                out["group_naming"] = group_naming_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
+                                                        prompt_nouns)
+                out["loss"] = out["loss"] + self.group_naming * out["group_naming"]
         if self.group_balance > 0:
             out["group_balance"] = group_balance_loss(list(vision.attentions))
             out["loss"] = out["loss"] + self.group_balance * out["group_balance"]

@@ -25,7 +25,8 @@ from groupvit.pt.training.sync_batch_norm import convert_sync_batch_norm
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions
 from groupvit.training.weight_decay import decays
 
-METRICS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity", "grad_norm")
+METRICS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity",
+           "group_naming", "grad_norm")
 
 
 def init_distributed() -> tuple[int, int]:
@@ -63,7 +64,8 @@ class TorchTrainer:
                                                  grouped=options.grouped,
                                                  group_balance=options.group_balance,
                                                  pooling_tau=options.pooling_tau,
-                                                 group_exclusivity=options.group_exclusivity).to(self.device)
+                                                 group_exclusivity=options.group_exclusivity,
+                                                 group_naming=options.group_naming).to(self.device)
         self.named = self._trainable()
         for name, param in self._all_named():
             param.requires_grad_(name in self.named)
@@ -122,15 +124,17 @@ class TorchTrainer:
         metrics = torch.stack([out["loss"].detach(), out["contrastive"].detach(),
                                out.get("multi_label", torch.zeros(())).detach(), out["logit_scale"].float(),
                                out.get("group_balance", torch.zeros(())).detach(),
-                               out.get("group_exclusivity", torch.zeros(())).detach()])
+                               out.get("group_exclusivity", torch.zeros(())).detach(),
+                               out.get("group_naming", torch.zeros(())).detach()])
         if self.world_size > 1:  # each rank's loss is the mean over its rows: the global loss is their mean
             dist.all_reduce(metrics, op=dist.ReduceOp.SUM)
             metrics = metrics / self.world_size
         values = dict(zip(METRICS, [float(v) for v in metrics.cpu()] + [float(grad_norm)]))
         if not self.options.group_balance:
             values.pop("group_balance")
-        if "group_exclusivity" not in out:
-            values.pop("group_exclusivity")
+        for term in ("group_exclusivity", "group_naming"):
+            if term not in out:
+                values.pop(term)
         if not self.options.multi_label:
             values.pop("multi_label")
         else:

@@ -137,6 +137,32 @@ def group_exclusivity_loss(group_embeds, prompt_embeds, log_scale, prompt_nouns)
     return ops.sum(per_prompt * named) / ops.cast(ops.size(per_prompt), per_prompt.dtype)
 
 
+def group_naming_loss(group_embeds, prompt_embeds, log_scale, prompt_nouns):
+    """Each group of an image names the nouns it carries (it is the image's best group for their prompts) and
+    nothing else: per group, the KL divergence of the softmax over the global batch's named prompts from
+    uniform over its nouns' prompts, or, carrying none, uniform over all named prompts; temperature without
+    gradient; mean over the local b G groups (GroupViTTrainingStep's; docs/training.md)."""
+    count, width = group_embeds.shape[1], group_embeds.shape[2]
+    scale = clamped_scale(ops.stop_gradient(log_scale))
+    all_prompts = all_gather_with_grad(ops.reshape(prompt_embeds, (-1, width)))  # (N, P)
+    all_nouns = all_gather_with_grad(ops.reshape(prompt_nouns, (-1,)))  # (N,)
+    named = ops.greater_equal(all_nouns, 0)
+    logits = scale * ops.einsum("bgp,np->bgn", group_embeds, all_prompts)
+    logits = ops.where(named, logits, ops.full_like(logits, -1e4))  # unnamed prompts drop out
+    own = ops.einsum("bgp,bkp->bkg", ops.stop_gradient(group_embeds), ops.stop_gradient(prompt_embeds))
+    carried = ops.one_hot(ops.argmax(own, axis=-1), count, dtype=logits.dtype)
+    carried = carried * ops.cast(ops.greater_equal(prompt_nouns, 0), logits.dtype)[..., None]  # (b, K, G)
+    same = ops.cast(ops.logical_and(ops.equal(prompt_nouns[:, :, None], all_nouns[None, None, :]), named),
+                    logits.dtype)  # (b, K, N)
+    carries = ops.greater(ops.einsum("bkg,bkn->bgn", carried, same), 0)  # (b, G, N)
+    flat = ops.logical_and(ops.ones_like(carries), named)
+    target = ops.cast(ops.where(ops.any(carries, axis=-1, keepdims=True), carries, flat), logits.dtype)
+    target = target / ops.maximum(ops.sum(target, axis=-1, keepdims=True), 1.0)
+    log_p = ops.log_softmax(logits, axis=-1)
+    log_target = ops.log(ops.where(target > 0, target, ops.ones_like(target)))
+    return ops.mean(ops.sum(target * (log_target - log_p), axis=-1))
+
+
 def group_balance_loss(soft_maps):
     """Mean over grouping stages of `log O - H(u) + mean H(soft[:, n])`, `u` the groups' shares of all tokens of
     the global batch (every replica), token entropies over the local tokens (GroupViTTrainingStep's;

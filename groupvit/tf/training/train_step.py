@@ -16,7 +16,8 @@ from groupvit.configs import GroupViTConfig
 from groupvit.tf._ops import normalize
 from groupvit.tf.groupvit_model import TFGroupViTModel
 from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
-                                         grouped_multi_label_loss, multi_label_loss, replica_world)
+                                         group_naming_loss, grouped_multi_label_loss, multi_label_loss,
+                                         replica_world)
 from groupvit.tf.training.optimizer import GroupViTAdamW, Slots
 from groupvit.training.noise import assignment_shapes
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME
@@ -26,7 +27,8 @@ PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
 NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
 # TorchTrainer.step's all-reduced metrics
-GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity")
+GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity",
+                "group_naming")
 
 
 def _identity(x):
@@ -48,7 +50,7 @@ class TFGroupViTTrainer(TFGroupViTModel):
     `pixel_values` [b, 3, H, W], `input_ids` / `attention_mask` [b, L], `gumbel_noise_{s}` [b, O_s, N_s]
     (one per grouping stage) and, with `multi_label` > 0, `prompt_ids` / `prompt_mask` [b, K, L];
     with `grouped`, the grouped multi-label loss and `image_nouns` [b, M] / `prompt_nouns` [b, K] (and with
-    `group_exclusivity` > 0 that weight times `group_exclusivity_loss`).
+    `group_exclusivity` / `group_naming` > 0 those weights times `group_exclusivity_loss` / `group_naming_loss`).
 
     Captions and prompts go through the text tower as one batch of b (1 + K) texts, as the
     authors do. The multi-label temperature is a trainer variable (`multi_label_logit_scale`),
@@ -60,7 +62,7 @@ class TFGroupViTTrainer(TFGroupViTModel):
     def __init__(self, config: GroupViTConfig, multi_label: int = 0, logit_scale_init: float = 2.6592,
                  frozen: frozenset[str] | set[str] = frozenset(), grouped: bool = False,
                  group_balance: float = 0.0, pooling_tau: float = 0.0, group_exclusivity: float = 0.0,
-                 **kwargs: Any) -> None:
+                 group_naming: float = 0.0, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         if multi_label < 0:
             raise ValueError(f"multi_label must be >= 0. Received: multi_label={multi_label}")
@@ -69,6 +71,7 @@ class TFGroupViTTrainer(TFGroupViTModel):
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
         self.group_exclusivity = float(group_exclusivity) if self.grouped else 0.0
+        self.group_naming = float(group_naming) if self.grouped else 0.0
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))
@@ -156,6 +159,10 @@ class TFGroupViTTrainer(TFGroupViTModel):
                                                                   self.multi_label_logit_scale,
                                                                   ops.cast(data["prompt_nouns"], "int64"))
                 out["loss"] = out["loss"] + self.group_exclusivity * out["group_exclusivity"]
+            if self.group_naming > 0:
+                out["group_naming"] = group_naming_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
+                                                        ops.cast(data["prompt_nouns"], "int64"))
+                out["loss"] = out["loss"] + self.group_naming * out["group_naming"]
         if self.group_balance > 0:
             out["group_balance"] = group_balance_loss(list(vision.attentions))
             out["loss"] = out["loss"] + self.group_balance * out["group_balance"]
@@ -189,4 +196,4 @@ class TFGroupViTTrainer(TFGroupViTModel):
         return {**super().get_config(), "multi_label": self.multi_label, "logit_scale_init": self.logit_scale_init,
                 "frozen": sorted(self.frozen), "grouped": self.grouped,
                 "group_balance": self.group_balance, "pooling_tau": self.pooling_tau,
-                "group_exclusivity": self.group_exclusivity}
+                "group_exclusivity": self.group_exclusivity, "group_naming": self.group_naming}

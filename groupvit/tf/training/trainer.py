@@ -69,7 +69,8 @@ class KerasTrainer:
                                            logit_scale_init=options.logit_scale_init, frozen=options.frozen,
                                            grouped=options.grouped, group_balance=options.group_balance,
                                            pooling_tau=options.pooling_tau,
-                                           group_exclusivity=options.group_exclusivity)
+                                           group_exclusivity=options.group_exclusivity,
+                                           group_naming=options.group_naming)
             if weights is not None:
                 self.model.assign_numpy(dict(weights), source="the initial weights")
             self.optimizer = GroupViTAdamW(

@@ -3,10 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
-from groupvit.tf.training.losses import (group_balance_loss, group_exclusivity_loss, grouped_multi_label_loss,
-                                         multi_label_loss)
-from loss_reference import (exclusivity_by_loops, group_balance_by_loops, grouped_by_loops, shared_noun_case,
-                            soft_map_case)
+from groupvit.tf.training.losses import (group_balance_loss, group_exclusivity_loss, group_naming_loss,
+                                         grouped_multi_label_loss, multi_label_loss)
+from loss_reference import (exclusivity_by_loops, group_balance_by_loops, grouped_by_loops, naming_by_loops,
+                            shared_noun_case, soft_map_case)
 
 
 def test_grouped_loss_takes_the_best_group_and_every_image_with_the_noun_as_positive():
@@ -54,5 +54,16 @@ def test_group_exclusivity_matches_the_loops_and_leaves_the_temperature_alone():
         ours = group_exclusivity_loss(g, tf.constant(prompts), scale, tf.constant(prompt_nouns))
     grad_groups, grad_scale = tape.gradient(ours, [g, scale])
     assert abs(float(ours) - exclusivity_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
+    assert grad_scale is None or float(grad_scale) == 0.0
+    assert float(tf.reduce_sum(tf.abs(grad_groups))) > 0
+
+
+def test_group_naming_matches_the_loops_and_leaves_the_temperature_alone():
+    groups, prompts, _, prompt_nouns, log_scale = shared_noun_case()
+    g, scale = tf.Variable(groups), tf.Variable(log_scale, dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        ours = group_naming_loss(g, tf.constant(prompts), scale, tf.constant(prompt_nouns))
+    grad_groups, grad_scale = tape.gradient(ours, [g, scale])
+    assert abs(float(ours) - naming_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
     assert grad_scale is None or float(grad_scale) == 0.0
     assert float(tf.reduce_sum(tf.abs(grad_groups))) > 0

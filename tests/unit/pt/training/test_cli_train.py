@@ -119,7 +119,7 @@ def _random_init(data, config, folder):
     return str(folder / "init")
 
 
-@pytest.mark.parametrize("loss", [[], ["--grouped-multi-label", "--group-exclusivity", "0.5"]],
+@pytest.mark.parametrize("loss", [[], ["--grouped-multi-label", "--group-exclusivity", "0.5", "--group-naming", "0.5"]],
                          ids=["authors", "grouped"])
 def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path, loss):
     data, config = dataset

@@ -5,9 +5,9 @@ import torch
 
 from groupvit.pt.groupvit_model import contrastive_loss as model_contrastive_loss
 from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
-                                         grouped_multi_label_loss, multi_label_loss)
-from loss_reference import (exclusivity_by_loops, group_balance_by_loops, grouped_by_loops, shared_noun_case,
-                            soft_map_case)
+                                         group_naming_loss, grouped_multi_label_loss, multi_label_loss)
+from loss_reference import (exclusivity_by_loops, group_balance_by_loops, grouped_by_loops, naming_by_loops,
+                            shared_noun_case, soft_map_case)
 
 
 def _normalized(rng, *shape):
@@ -151,3 +151,28 @@ def test_group_exclusivity_is_log_groups_when_the_groups_are_alike_and_zero_when
     assert abs(float(group_exclusivity_loss(alike, prompts, scale, nouns)) - np.log(3)) < 1e-12
     apart = torch.tensor([[[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0]]], dtype=torch.float64)
     assert float(group_exclusivity_loss(apart, prompts, scale, nouns)) < 1e-40  # log(1 + 2 e^-100)
+
+
+def test_group_naming_matches_the_loops_and_flattens_the_groups_that_carry_no_noun():
+    groups, prompts, _, prompt_nouns, log_scale = shared_noun_case()
+    g = torch.tensor(groups, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor(log_scale, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor(prompts, dtype=torch.float64)
+    ours = group_naming_loss(g, t, scale, torch.from_numpy(prompt_nouns))
+    assert abs(float(ours) - naming_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
+    ours.backward()
+    assert scale.grad is None or float(scale.grad) == 0.0
+    # zero exactly when a carrying group puts all its mass on its noun and the others are flat
+    prompts_apart = torch.eye(4, dtype=torch.float64)[None, :2]  # one image naming nouns 0 and 1
+    nouns = torch.tensor([[0, 1]])
+    flat = torch.tensor([0.0, 0.0, 1.0, 0.0], dtype=torch.float64)  # the same cosine to both prompts
+    ideal = torch.stack([torch.eye(4, dtype=torch.float64)[0], torch.eye(4, dtype=torch.float64)[1], flat])[None]
+    big = torch.tensor(np.log(100.0), dtype=torch.float64)
+    assert float(group_naming_loss(ideal, prompts_apart, big, nouns)) < 1e-40  # (2 log(1 + e^-100) + 0) / 3
+    # a third group as close to noun 0 as its carrier is pushed towards the flat distribution
+    leaning = ideal.clone()
+    leaning[0, 2] = torch.tensor([0.8, 0.0, 0.6, 0.0], dtype=torch.float64)
+    leaning.requires_grad_(True)
+    group_naming_loss(leaning, prompts_apart, big, nouns).backward()
+    along = leaning.grad[0, 2] @ (prompts_apart[0, 0] - prompts_apart[0, 1])
+    assert float(along) > 0  # a step against the gradient lowers its preference for noun 0 over noun 1
