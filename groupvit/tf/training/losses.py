@@ -140,11 +140,12 @@ def group_exclusivity_loss(group_embeds, prompt_embeds, log_scale, prompt_nouns)
 def group_naming_loss(group_embeds, prompt_embeds, log_scale, prompt_nouns):
     """Each group of an image names the nouns it carries (it is the image's best group for their prompts) and
     nothing else: per group, the KL divergence of the softmax over the global batch's named prompts from
-    uniform over its nouns' prompts, or, carrying none, uniform over all named prompts; temperature without
-    gradient; mean over the local b G groups (GroupViTTrainingStep's; docs/training.md)."""
+    uniform over its nouns' prompts, or, carrying none, uniform over all named prompts; it trains the groups
+    only (prompts and temperature without gradient); mean over the local b G groups (GroupViTTrainingStep's;
+    docs/training.md)."""
     count, width = group_embeds.shape[1], group_embeds.shape[2]
     scale = clamped_scale(ops.stop_gradient(log_scale))
-    all_prompts = all_gather_with_grad(ops.reshape(prompt_embeds, (-1, width)))  # (N, P)
+    all_prompts = all_gather_with_grad(ops.reshape(ops.stop_gradient(prompt_embeds), (-1, width)))  # (N, P)
     all_nouns = all_gather_with_grad(ops.reshape(prompt_nouns, (-1,)))  # (N,)
     named = ops.greater_equal(all_nouns, 0)
     logits = scale * ops.einsum("bgp,np->bgn", group_embeds, all_prompts)

@@ -60,10 +60,11 @@ def test_group_exclusivity_matches_the_loops_and_leaves_the_temperature_alone():
 
 def test_group_naming_matches_the_loops_and_leaves_the_temperature_alone():
     groups, prompts, _, prompt_nouns, log_scale = shared_noun_case()
-    g, scale = tf.Variable(groups), tf.Variable(log_scale, dtype=tf.float64)
+    g, scale, t = tf.Variable(groups), tf.Variable(log_scale, dtype=tf.float64), tf.Variable(prompts)
     with tf.GradientTape() as tape:
-        ours = group_naming_loss(g, tf.constant(prompts), scale, tf.constant(prompt_nouns))
-    grad_groups, grad_scale = tape.gradient(ours, [g, scale])
+        ours = group_naming_loss(g, t, scale, tf.constant(prompt_nouns))
+    grad_groups, grad_scale, grad_prompts = tape.gradient(ours, [g, scale, t])
     assert abs(float(ours) - naming_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
     assert grad_scale is None or float(grad_scale) == 0.0
+    assert grad_prompts is None or float(tf.reduce_sum(tf.abs(grad_prompts))) == 0.0
     assert float(tf.reduce_sum(tf.abs(grad_groups))) > 0

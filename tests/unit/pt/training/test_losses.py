@@ -157,11 +157,13 @@ def test_group_naming_matches_the_loops_and_flattens_the_groups_that_carry_no_no
     groups, prompts, _, prompt_nouns, log_scale = shared_noun_case()
     g = torch.tensor(groups, dtype=torch.float64, requires_grad=True)
     scale = torch.tensor(log_scale, dtype=torch.float64, requires_grad=True)
-    t = torch.tensor(prompts, dtype=torch.float64)
+    t = torch.tensor(prompts, dtype=torch.float64, requires_grad=True)
     ours = group_naming_loss(g, t, scale, torch.from_numpy(prompt_nouns))
     assert abs(float(ours) - naming_by_loops(groups, prompts, log_scale, prompt_nouns)) < 1e-12
     ours.backward()
     assert scale.grad is None or float(scale.grad) == 0.0
+    assert t.grad is None or float(t.grad.abs().sum()) == 0.0  # the groups learn from it, not the prompts
+    assert float(g.grad.abs().sum()) > 0
     # zero exactly when a carrying group puts all its mass on its noun and the others are flat
     prompts_apart = torch.eye(4, dtype=torch.float64)[None, :2]  # one image naming nouns 0 and 1
     nouns = torch.tensor([[0, 1]])
