@@ -19,6 +19,10 @@ class GroupViTTextEmbeddings(nn.Module):
         self.register_buffer("position_ids", self._arange(None), persistent=False)
 
     def _arange(self, device: torch.device | None) -> torch.Tensor:
+        if (device or torch.get_default_device()).type == "meta":
+            # a model built to be loaded (reset_position_ids fills it): arange on the meta device goes through
+            # torch._refs, whose first use imports sympy (34 MiB of the peak RSS of `from_pretrained`, measured)
+            return torch.empty((1, self.max_position_embeddings), dtype=torch.long, device="meta")
         return torch.arange(self.max_position_embeddings, device=device).expand((1, -1))
 
     def reset_position_ids(self) -> None:

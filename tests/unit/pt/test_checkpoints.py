@@ -133,3 +133,22 @@ def test_from_pretrained_materializes_everything_in_the_models_dtypes(tmp_path, 
         position_ids = loaded.text_model.embeddings.position_ids
         assert torch.equal(position_ids, torch.arange(position_ids.shape[-1])[None])
     assert all(p.requires_grad for p in loaded.parameters())
+
+
+def test_from_pretrained_draws_nothing_and_imports_no_compiler(tmp_path, tiny_model):
+    """Built on the meta device to be loaded, the model makes no random draws: on meta tensors they (and
+    arange) go through torch._refs, whose first use imports torch._dynamo and sympy (0.7 s and ~70 MiB of
+    peak RSS at the default size, measured). A model built outside from_pretrained is still drawn."""
+    import subprocess
+    import sys
+
+    tiny_model.save_pretrained(tmp_path)
+    code = ("import sys, torch; from groupvit.pt import GroupViTModel; "
+            f"m = GroupViTModel.from_pretrained({str(tmp_path)!r}); "
+            "print(sorted(n for n in ('sympy', 'torch._dynamo') if n in sys.modules)); "
+            "print(float(GroupViTModel(m.config).text_model.embeddings.token_embedding.weight.detach().std()))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported, std = done.stdout.split("\n")[:2]
+    assert imported == "[]", imported
+    assert float(std) > 0.001  # the random init of an ordinary construction is untouched
