@@ -6,10 +6,15 @@ oneDNN's fp32 kernels were measured 7-35 % faster on GroupViT's shapes (e.g. [20
 the MLP's widest tensor (16.0 ms vs 12.7 ms). Both are float32 throughout: measured against a
 float64 product, MKL's largest error was 3.1e-6 and oneDNN's 4.6e-6 on outputs up to 5.1.
 
+A bfloat16 layer (a bfloat16 model) takes the same op where the CPU has oneDNN's bfloat16 kernels:
+measured on the default size's shapes it was 7-45 % faster than `F.linear` ([261, 384] x [384, 384]:
+73 vs 104 us; [261, 384] x [384, 1536]: 141 vs 206 us) with bit-identical outputs; its activation is
+applied after the product, as on the plain path, so a bfloat16 model's answers do not change.
+
 The oneDNN op has no backward, so it serves only calls that need no gradient (`torch.no_grad()`,
-`torch.inference_mode()`, or nothing requiring grad); training, other devices and dtypes, and
-`torch.compile` (which picks its own kernels) take `nn.Linear`'s path. State-dict keys are
-`nn.Linear`'s (`weight`, `bias`).
+`torch.inference_mode()`, or nothing requiring grad); training, other devices and dtypes,
+`torch.autocast` (which must choose the product's dtype) and `torch.compile` (which picks its own
+kernels) take `nn.Linear`'s path. State-dict keys are `nn.Linear`'s (`weight`, `bias`).
 """
 
 from __future__ import annotations
@@ -28,22 +33,27 @@ def _onednn_linear_available() -> bool:
 
 
 _ONEDNN = _onednn_linear_available()
+_ONEDNN_DTYPES = (torch.float32, torch.bfloat16) if _ONEDNN and torch.ops.mkldnn._is_mkldnn_bf16_supported() \
+    else (torch.float32,)
 
 
 class GroupViTLinear(nn.Linear):
     """`y = act(x W^T + b)`; `act` is applied by the caller unless `fused_activation` names one to fuse."""
 
     def uses_onednn(self, x: torch.Tensor) -> bool:
-        if not _ONEDNN or x.device.type != "cpu" or x.dtype != torch.float32 or self.weight.dtype != torch.float32:
+        if not _ONEDNN or x.device.type != "cpu" or x.dtype != self.weight.dtype or x.dtype not in _ONEDNN_DTYPES:
             return False
-        if torch.compiler.is_compiling():
+        if torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling():
             return False
         return not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))
 
     def forward(self, x: torch.Tensor, fused_activation: str | None = None) -> torch.Tensor:
         """`fused_activation`: a key of FUSABLE_ACTIVATIONS, applied inside the product when on oneDNN."""
         if self.uses_onednn(x):
-            post_op, algorithm = FUSABLE_ACTIVATIONS[fused_activation] if fused_activation else ("none", "")
-            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm)
-        out = nn.functional.linear(x, self.weight, self.bias)
+            if x.dtype == torch.float32:
+                post_op, algorithm = FUSABLE_ACTIVATIONS[fused_activation] if fused_activation else ("none", "")
+                return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm)
+            out = torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        else:
+            out = nn.functional.linear(x, self.weight, self.bias)
         return get_activation(fused_activation)(out) if fused_activation else out

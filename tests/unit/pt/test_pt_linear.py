@@ -59,3 +59,33 @@ def test_without_onednn_the_plain_path_is_used(monkeypatch):
 
 def test_state_dict_keys_are_nn_linears():
     assert set(_layer().state_dict()) == {"weight", "bias"}
+
+
+def test_autocast_decides_the_products_dtype():
+    """Under torch.autocast the layer must take F.linear's path, which autocast runs in bfloat16 (the oneDNN op is
+    not an autocast op: it kept every product of an autocast model in float32)."""
+    layer = _layer(3)
+    x = torch.randn(6, 48)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not layer.uses_onednn(x)
+        got = layer(x, fused_activation="gelu")
+        want = torch.nn.functional.gelu(torch.nn.functional.linear(x, layer.weight, layer.bias))
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("activation", [None, "gelu"])
+def test_a_bfloat16_layer_runs_on_onednn_to_bfloat16_rounding(activation):
+    layer = _layer(4).to(torch.bfloat16)
+    x = torch.randn(2, 9, 48).to(torch.bfloat16)
+    with torch.no_grad():
+        # oneDNN where the CPU has its bfloat16 kernels (this project's machines do), F.linear elsewhere
+        assert layer.uses_onednn(x) == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        got = layer(x, fused_activation=activation)
+        plain = {"gelu": torch.nn.functional.gelu, None: lambda t: t}[activation](
+            torch.nn.functional.linear(x, layer.weight, layer.bias))
+    assert got.dtype == torch.bfloat16
+    want = _reference(layer, x, activation)
+    # one bfloat16 rounding of the output (2^-8 relative) on top of float32 accumulation, like the plain path
+    torch.testing.assert_close(got.double(), want, rtol=2 ** -8, atol=1e-2)
+    torch.testing.assert_close(got.double(), plain.double(), rtol=2 ** -7, atol=1e-2)
