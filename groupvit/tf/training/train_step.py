@@ -70,8 +70,11 @@ class TFGroupViTTrainer(TFGroupViTModel):
         self.grouped = bool(grouped) and self.multi_label > 0
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
-        self.group_exclusivity = float(group_exclusivity) if self.grouped else 0.0
-        self.group_naming = float(group_naming) if self.grouped else 0.0
+        self.group_exclusivity, self.group_naming = float(group_exclusivity), float(group_naming)
+        if (self.group_exclusivity or self.group_naming) and not self.grouped:
+            raise ValueError("group_exclusivity and group_naming score nouns against an image's groups: they need "
+                             f"grouped with multi_label > 0. Received: group_exclusivity={group_exclusivity}, "
+                             f"group_naming={group_naming}, grouped={grouped}, multi_label={multi_label}")
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))

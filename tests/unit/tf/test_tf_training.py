@@ -196,3 +196,11 @@ def test_frozen_parameters_do_not_move_and_the_rest_do(results):
 
 if __name__ == "__main__":
     _worker(sys.argv[1])
+
+
+@pytest.mark.parametrize("term", ["group_exclusivity", "group_naming"])
+def test_group_terms_without_the_grouped_loss_are_refused(term):
+    from groupvit.tf.training.train_step import TFGroupViTTrainer
+
+    with pytest.raises(ValueError, match=f"need grouped with multi_label > 0. Received: .*{term}=0.5"):
+        TFGroupViTTrainer(_config(), multi_label=2, grouped=False, **{term: 0.5})

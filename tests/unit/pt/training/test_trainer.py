@@ -68,6 +68,13 @@ def test_freeze_rejects_unknown_items():
         frozen_names(["a.weight"], ["nope"])
 
 
+@pytest.mark.parametrize("term", ["group_exclusivity", "group_naming"])
+def test_group_terms_without_the_grouped_loss_are_refused(term):
+    config, weights = config_and_weights()
+    with pytest.raises(ValueError, match=f"need grouped with multi_label > 0. Received: .*{term}=0.5"):
+        TorchTrainer(config, weights, StepOptions(multi_label=2, **{term: 0.5}))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
