@@ -20,7 +20,7 @@ from groupvit.segmentation.templates import resolve_templates
 from groupvit.training import checkpoints
 from groupvit.training.init import token_tables
 from groupvit.training.noise import gumbel_noise
-from groupvit.training.options import StepOptions, frozen_names
+from groupvit.training.options import OPTIONAL_TERMS, StepOptions, frozen_names
 from groupvit.training.run_config import RESUME_FIXED, TrainRun
 from groupvit.training.schedule import (AUTHORS_BASE_LR, AUTHORS_MIN_LR, AUTHORS_WARMUP_LR, CosineSchedule,
                                         scaled_lr)
@@ -168,7 +168,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                         "images_per_s": images_per_s, "grad_norm": metrics["grad_norm"],
                         "multi_label_logit_scale": metrics.get("multi_label_logit_scale"),
                         "skipped": batches.skips.total}
-                for term in ("group_balance", "group_exclusivity", "group_naming"):
+                for term in OPTIONAL_TERMS:
                     if term in metrics:
                         last[term] = metrics[term]
                 if not all(math.isfinite(v) for v in (metrics["loss"], metrics["grad_norm"])):

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 MULTI_LABEL_SCALE_NAME = "multi_label_logit_scale"
+# the optional terms a step reports (and adds to its loss) only when their weight is on (docs/training.md)
+OPTIONAL_TERMS = ("group_balance", "group_exclusivity", "group_naming")
 
 # `--freeze` groups, as PyTorch name patterns
 FREEZE_GROUPS = {

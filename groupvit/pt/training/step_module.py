@@ -83,14 +83,11 @@ class GroupViTTrainingStep(nn.Module):
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
-            if self.group_exclusivity > 0:
-                out["group_exclusivity"] = group_exclusivity_loss(group_embeds, text_embeds[:, 1:],
-                                                                  self.multi_label_logit_scale, prompt_nouns)
-                out["loss"] = out["loss"] + self.group_exclusivity * out["group_exclusivity"]
-            if self.group_naming > 0:
-                out["group_naming"] = group_naming_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
-                                                        prompt_nouns)
-                out["loss"] = out["loss"] + self.group_naming * out["group_naming"]
+            for name, weight, term in (("group_exclusivity", self.group_exclusivity, group_exclusivity_loss),
+                                       ("group_naming", self.group_naming, group_naming_loss)):
+                if weight > 0:
+                    out[name] = term(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale, prompt_nouns)
+                    out["loss"] = out["loss"] + weight * out[name]
         if self.group_balance > 0:
             out["group_balance"] = group_balance_loss(list(vision.attentions))
             out["loss"] = out["loss"] + self.group_balance * out["group_balance"]

@@ -23,11 +23,10 @@ from groupvit.configs import GroupViTConfig
 from groupvit.pt.groupvit_model import GroupViTModel
 from groupvit.pt.training.step_module import GroupViTTrainingStep
 from groupvit.pt.training.sync_batch_norm import convert_sync_batch_norm
-from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions
+from groupvit.training.options import MULTI_LABEL_SCALE_NAME, OPTIONAL_TERMS, StepOptions
 from groupvit.training.weight_decay import decays
 
-METRICS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity",
-           "group_naming", "grad_norm")
+METRICS = ("loss", "contrastive", "multi_label", "logit_scale", *OPTIONAL_TERMS, "grad_norm")
 
 
 def init_distributed() -> tuple[int, int]:
@@ -124,16 +123,12 @@ class TorchTrainer:
         self.optimizer.step()
         metrics = torch.stack([out["loss"].detach(), out["contrastive"].detach(),
                                out.get("multi_label", torch.zeros(())).detach(), out["logit_scale"].float(),
-                               out.get("group_balance", torch.zeros(())).detach(),
-                               out.get("group_exclusivity", torch.zeros(())).detach(),
-                               out.get("group_naming", torch.zeros(())).detach()])
+                               *(out.get(term, torch.zeros(())).detach() for term in OPTIONAL_TERMS)])
         if self.world_size > 1:  # each rank's loss is the mean over its rows: the global loss is their mean
             dist.all_reduce(metrics, op=dist.ReduceOp.SUM)
             metrics = metrics / self.world_size
         values = dict(zip(METRICS, [float(v) for v in metrics.cpu()] + [float(grad_norm)]))
-        if not self.options.group_balance:
-            values.pop("group_balance")
-        for term in ("group_exclusivity", "group_naming"):
+        for term in OPTIONAL_TERMS:
             if term not in out:
                 values.pop(term)
         if not self.options.multi_label:

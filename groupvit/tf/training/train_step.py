@@ -20,15 +20,14 @@ from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, group_
                                          replica_world)
 from groupvit.tf.training.optimizer import GroupViTAdamW, Slots
 from groupvit.training.noise import assignment_shapes
-from groupvit.training.options import MULTI_LABEL_SCALE_NAME
+from groupvit.training.options import MULTI_LABEL_SCALE_NAME, OPTIONAL_TERMS
 
 TEXT_INPUTS = ("input_ids", "attention_mask")
 PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
 NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
 # TorchTrainer.step's all-reduced metrics
-GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", "group_balance", "group_exclusivity",
-                "group_naming")
+GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", *OPTIONAL_TERMS)
 
 
 def _identity(x):
@@ -157,15 +156,12 @@ class TFGroupViTTrainer(TFGroupViTModel):
                 multi = multi_label_loss(image_embeds, text_embeds[:, 1:], self.multi_label_logit_scale)
             out["multi_label"] = multi
             out["loss"] = contrastive + multi
-            if self.group_exclusivity > 0:
-                out["group_exclusivity"] = group_exclusivity_loss(group_embeds, text_embeds[:, 1:],
-                                                                  self.multi_label_logit_scale,
-                                                                  ops.cast(data["prompt_nouns"], "int64"))
-                out["loss"] = out["loss"] + self.group_exclusivity * out["group_exclusivity"]
-            if self.group_naming > 0:
-                out["group_naming"] = group_naming_loss(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
-                                                        ops.cast(data["prompt_nouns"], "int64"))
-                out["loss"] = out["loss"] + self.group_naming * out["group_naming"]
+            for name, weight, term in (("group_exclusivity", self.group_exclusivity, group_exclusivity_loss),
+                                       ("group_naming", self.group_naming, group_naming_loss)):
+                if weight > 0:
+                    out[name] = term(group_embeds, text_embeds[:, 1:], self.multi_label_logit_scale,
+                                     ops.cast(data["prompt_nouns"], "int64"))
+                    out["loss"] = out["loss"] + weight * out[name]
         if self.group_balance > 0:
             out["group_balance"] = group_balance_loss(list(vision.attentions))
             out["loss"] = out["loss"] + self.group_balance * out["group_balance"]
