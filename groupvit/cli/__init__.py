@@ -22,6 +22,16 @@ SUBCOMMANDS = {
 }
 
 
+def template_option(text: str) -> int | str:
+    """argparse type of a prompt-template option: 1, 7 or 80 (a built-in set) or one template holding "{}"."""
+    from groupvit.segmentation.templates import parse_templates
+
+    try:
+        return parse_templates(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groupvit", description="GroupViT in PyTorch and Keras 3.")
     subparsers = parser.add_subparsers(dest="command", required=True)

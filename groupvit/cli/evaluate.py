@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 
+from groupvit.cli import template_option
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -29,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)",
     )
     parser.add_argument(
-        "--templates", type=int, choices=(1, 7, 80), default=None, help="default: the checkpoint's, else 80"
+        "--templates", type=template_option, default=None, metavar="1|7|80|TEMPLATE",
+        help="prompt template set (1, 7, 80) or one template holding {}; default: the checkpoint's, else 80"
     )
     parser.add_argument(
         "--mode", choices=("whole", "slide"), default=None, help="default: the checkpoint's, else slide"

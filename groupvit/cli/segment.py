@@ -7,6 +7,8 @@ import json
 import os
 import sys
 
+from groupvit.cli import template_option
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -33,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)",
     )
-    parser.add_argument("--templates", type=int, choices=(1, 7, 80), default=1, help="prompt template set")
+    parser.add_argument("--templates", type=template_option, default=1, metavar="1|7|80|TEMPLATE",
+                        help="prompt template set (1, 7, 80) or one template holding {} (default 1)")
     parser.add_argument("--mode", choices=("whole", "slide"), default="whole")
     parser.add_argument(
         "--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)"

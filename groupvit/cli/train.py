@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from groupvit.cli import template_option
+
 
 def _items(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
@@ -57,9 +59,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="with --grouped-multi-label: weight of a term asking each group to name the nouns it "
                         "carries and no other, a flat class distribution when it carries none (what segmentation "
                         "reads as background; not the authors'; docs/training.md; default 0 = off)")
-    p.add_argument("--prompt-templates", type=int, default=80, choices=(1, 7, 80),
+    p.add_argument("--prompt-templates", type=template_option, default=80, metavar="1|7|80|TEMPLATE",
                    help="template set of the multi-label prompts (the authors: 80, the ImageNet set; "
-                        "1 = 'a photo of a {}.')")
+                        "1 = 'a photo of a {}.'), or one template of your own holding {} ('{}' = the bare noun)")
     p.add_argument("--freeze", type=_items, default=[], help="comma list: text, vision, projections, "
                    "text_projection, visual_projection, logit_scale, group_tokens, all, or name patterns")
     p.add_argument("--unfreeze", type=_items, default=[], help="released after --freeze (same items)")

@@ -63,6 +63,14 @@ def resolve_templates(templates: int | Sequence[str]) -> tuple[str, ...]:
     return templates
 
 
+def parse_templates(text: str) -> int | str:
+    """A command line's template option: "1", "7" or "80" (a built-in set) or one template holding "{}"
+    ("{}" prompts with the bare class name, "a satellite photo of a {}." with a phrase of one's own)."""
+    value: int | str = int(text) if text.strip().isdigit() else text
+    resolve_templates(value)
+    return value
+
+
 def split_synonyms(class_name: str) -> list[str]:
     """"tv; monitor" -> ["tv", "monitor"]: a class may carry synonyms separated by ";"."""
     names = [n.strip() for n in class_name.split(";") if n.strip()]

@@ -31,7 +31,7 @@ class TrainRun:
     pooling_tau: float = 0.0
     group_exclusivity: float = 0.0
     group_naming: float = 0.0
-    prompt_templates: int = 80
+    prompt_templates: int | str = 80
     freeze: list[str] = field(default_factory=list)
     unfreeze: list[str] = field(default_factory=list)
     resume: bool = False
@@ -76,9 +76,10 @@ class TrainRun:
             if weight and not self.grouped_multi_label:
                 raise ValueError(f"{name} scores nouns against an image's groups: it needs grouped_multi_label. "
                                  f"Received: {name}={weight} without it")
-        if self.prompt_templates not in (1, 7, 80):
-            raise ValueError("prompt_templates must name a built-in template set: 1, 7 or 80. "
-                             f"Received: prompt_templates={self.prompt_templates!r}")
+        if not (self.prompt_templates in (1, 7, 80) and not isinstance(self.prompt_templates, bool)
+                or isinstance(self.prompt_templates, str) and self.prompt_templates.count("{}") == 1):
+            raise ValueError('prompt_templates must name a built-in template set (1, 7 or 80) or be one template '
+                             f'holding "{{}}". Received: prompt_templates={self.prompt_templates!r}')
         if self.grouped_multi_label and not self.multi_label:
             raise ValueError("grouped_multi_label scores the multi-label loss by groups: it needs multi_label K > 0. "
                              f"Received: multi_label={self.multi_label}")

@@ -68,6 +68,23 @@ def test_class_embeddings_average_templates_and_synonyms(pt_model, tiny_tokenize
         np.testing.assert_allclose(row, (features / features.norm()).numpy(), atol=1e-6)
 
 
+def test_one_template_of_ones_own(pt_model, tiny_tokenizer):
+    """A template string is the set of that one template ("{}": the bare class name); the CLI's parser
+    reads built-in sets as numbers and refuses a template without exactly one "{}"."""
+    from groupvit.segmentation.templates import parse_templates
+
+    segmenter = Segmenter(pt_model, tiny_tokenizer)
+    np.testing.assert_array_equal(segmenter.text_embeddings(["cat", "dog"], templates="{}"),
+                                  segmenter.text_embeddings(["cat", "dog"], templates=["{}"]))
+    assert not np.allclose(segmenter.text_embeddings(["cat", "dog"], templates="{}"),
+                           segmenter.text_embeddings(["cat", "dog"], templates=1))
+    assert parse_templates("80") == 80 and parse_templates("{}") == "{}"
+    assert parse_templates("a photo of a {}.") == "a photo of a {}."
+    for bad in ("a photo", "{} and {}", "3"):
+        with pytest.raises(ValueError, match="templates must"):
+            parse_templates(bad)
+
+
 @pytest.mark.parametrize("bg, top_k", [(0.95, 5), (0.3, 2), (0.2, 6)])
 def test_end_to_end_against_loop_reference(pt_model, tiny_tokenizer, small_transform, bg, top_k):
     """Model outputs from torch, then the loops of docs/computation.md (test_zero_shot.reference_labels)."""

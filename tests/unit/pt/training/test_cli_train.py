@@ -191,3 +191,14 @@ def test_output_folder_rules(dataset, tmp_path, capsys):
     assert _train(data, config, tmp_path / "excl", "--steps", "1", "--group-exclusivity", "0.5") == 1
     err = capsys.readouterr().err
     assert "needs grouped_multi_label" in err and "group_exclusivity=0.5" in err, err
+    with pytest.raises(SystemExit) as exit_info:
+        _train(data, config, tmp_path / "tmpl", "--steps", "1", "--prompt-templates", "a photo of a")
+    assert exit_info.value.code == 2
+    assert 'exactly one "{}"' in capsys.readouterr().err
+    assert _train(data, config, tmp_path / "bare", "--steps", "2", "--save-every", "1",
+                  "--prompt-templates", "{}") == 0
+    with open(tmp_path / "bare" / "checkpoints" / "step-000002" / "trainer_state.json", encoding="utf-8") as f:
+        assert json.load(f)["run"]["prompt_templates"] == "{}"
+    assert _train(data, config, tmp_path / "bare", "--steps", "2", "--save-every", "1", "--resume") == 1
+    err = capsys.readouterr().err
+    assert "keep the settings" in err and "prompt_templates: '{}' -> 80" in err, err

@@ -109,3 +109,18 @@ def test_noun_ids_name_each_prompts_noun_and_every_noun_of_the_image(tmp_path, t
     assert sorted(prompt_nouns) == sorted([noun_id("star"), noun_id("dog"), -1])
     for prompt, noun in zip(prompts, prompt_nouns):  # each prompt holds its noun; the padding is the caption
         assert prompt == ref.caption if noun == -1 else ("star" if noun == noun_id("star") else "dog") in prompt
+
+
+def test_a_template_of_ones_own_makes_the_prompts():
+    """`--prompt-templates "{}"`: the multi-label prompts are the bare nouns; "a {} shape" fills the phrase."""
+    from groupvit.training.data.batches import TrainSample
+    from groupvit.training.data.nouns import noun_id
+    from groupvit.training.data.sources import SampleRef
+
+    ref = SampleRef(key="x", caption="a red star and a dog", nouns=("star", "dog"), path="x.png")
+    image = np.zeros((24, 24, 3), np.uint8)
+    for template, expected in (("{}", {"star", "dog"}), ("a {} shape", {"a star shape", "a dog shape"})):
+        _, prompts, prompt_nouns, _ = TrainSample(AUGMENT, 2, templates=(template,))(image, ref,
+                                                                                    np.random.default_rng(0))
+        assert set(prompts) == expected
+        assert sorted(prompt_nouns) == sorted([noun_id("star"), noun_id("dog")])
