@@ -51,7 +51,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
             layer.build(None)
         self.logit_scale = self.add_weight(
             name="logit_scale", shape=(), initializer=keras.initializers.Constant(self.config.logit_scale_init_value),
-            autocast=False,  # read in float32 under a mixed policy: the logits and segmentation are float32
+            dtype="float32", autocast=False,  # float32 under any policy: the logits and segmentation are float32
         )
 
     def get_text_features(self, input_ids, attention_mask=None, position_ids=None, training: bool = False):

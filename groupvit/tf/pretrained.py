@@ -113,9 +113,11 @@ class TFGroupViTPreTrainedModel(keras.Model):
             variable.assign(np.array(from_torch(value), order="C"))
 
     def to_numpy(self) -> dict[str, np.ndarray]:
-        """{PyTorch key: array in PyTorch layout} for every key of expected_shapes but `num_batches_tracked`."""
+        """{PyTorch key: float32 array in PyTorch layout} for every key of expected_shapes but
+        `num_batches_tracked` (a bfloat16 model's values widened to float32, exactly)."""
         return {
-            key: np.array(to_torch(variable.numpy()), order="C", copy=True)
+            key: np.array(to_torch(variable.numpy()), order="C", dtype=np.float32 if variable.dtype == "bfloat16"
+                          else None, copy=True)
             for key, (variable, to_torch, _) in self._weight_slots().items()
         }
 

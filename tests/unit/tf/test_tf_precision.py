@@ -1,4 +1,5 @@
-"""The Keras model under mixed_bfloat16: float32 variables (checkpoints in and out unchanged), float32 islands."""
+"""The Keras model under mixed_bfloat16 (float32 variables: checkpoints in and out unchanged) and bfloat16 (weights
+rounded once on loading, written back as float32), with float32 islands."""
 
 import keras
 import numpy as np
@@ -33,8 +34,36 @@ def test_mixed_bfloat16_computes_in_bfloat16_keeps_float32_weights_and_islands(t
     assert cos.min() > 0.99 and not np.array_equal(a, b)
 
 
-def test_pure_bfloat16_policy_is_refused(three_stage):
+def test_pure_bfloat16_rounds_the_weights_once_and_writes_them_back_as_float32(three_stage, tmp_path):
+    import ml_dtypes
+
+    config, reference = three_stage
+    weights = reference.to_numpy()
+    model = TFGroupViTModel(config, dtype="bfloat16")
+    assert keras.config.dtype_policy().name == "float32"
+    model.assign_numpy(weights)
+    dtypes = {v.path: v.dtype for v in model.weights}
+    assert dtypes.pop(model.logit_scale.path) == "float32" and set(dtypes.values()) == {"bfloat16"}
+    rounded = {k: v.astype(ml_dtypes.bfloat16).astype(np.float32) for k, v in weights.items()}
+    rounded["logit_scale"] = weights["logit_scale"]
+    back = model.to_numpy()
+    assert {v.dtype for v in back.values()} == {np.dtype("float32")}
+    assert all(np.array_equal(rounded[k], v) for k, v in back.items())
+    assert not all(np.array_equal(weights[k], v) for k, v in back.items())
+    model.save_pretrained(tmp_path / "bf16")
+    again = TFGroupViTModel.from_pretrained(tmp_path / "bf16", dtype="bfloat16")
+    assert all(np.array_equal(rounded[k], v) for k, v in again.to_numpy().items())  # rounding is idempotent
+    ref, out = _run(reference, config), _run(model, config)
+    for name in ("image_embeds", "text_embeds", "logits_per_image", "segmentation_logits"):
+        assert out[name].dtype == "float32", name
+    assert all(a.dtype == "float32" for a in out.vision_model_output.attentions)
+    a, b = np.asarray(ref.image_embeds), np.asarray(out.image_embeds)
+    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    assert cos.min() > 0.99 and not np.array_equal(a, b)
+
+
+def test_other_policies_are_refused(three_stage):
     config, _ = three_stage
     with pytest.raises(ValueError, match="mixed_bfloat16"):
-        TFGroupViTModel(config, dtype="bfloat16")
+        TFGroupViTModel(config, dtype="float16")
     assert keras.config.dtype_policy().name == "float32"
