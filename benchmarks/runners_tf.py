@@ -31,7 +31,8 @@ def build_model(contender: str, config: GroupViTConfig, seed: int, checkpoint: s
             return TFGroupViTModel.from_pretrained(checkpoint)
         from groupvit.random_checkpoint import random_weights
 
-        model = TFGroupViTModel(config, **({"dtype": "mixed_bfloat16"} if contender == "ours-tf-bf16" else {}))
+        dtype = {"ours-tf-bf16": "mixed_bfloat16", "ours-tf-bf16-vars": "bfloat16"}.get(contender)
+        model = TFGroupViTModel(config, **({"dtype": dtype} if dtype else {}))
         model.assign_numpy(random_weights(config, seed))
         return model
     if contender.startswith("port-tf"):

@@ -119,3 +119,19 @@ def test_segment_and_evaluate_take_a_dtype(tiny_checkpoint, image_dir, tmp_path,
     code = main(["segment", str(image_dir / "scene.png"), "--checkpoint", tiny_checkpoint, "--labels", "cat,dog",
                  "--dtype", "int8", "--backend", "tf", "--out", str(tmp_path / "seg2"), *SMALL])
     assert code != 0 and "dtype must be one of ('float32', 'bfloat16') for backend 'tf'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["pt", "tf"])
+def test_bfloat16_models_hold_bfloat16_weights(tiny_checkpoint, backend):
+    """`--dtype bfloat16` loads the weights rounded to bfloat16 in both backends (PyTorch's .to(torch.bfloat16),
+    Keras' "bfloat16" policy), the logit scale in float32: no float32 copy to cast on every call."""
+    from groupvit.segmentation.loading import load_model
+
+    model = load_model(tiny_checkpoint, backend, "bfloat16")
+    if backend == "pt":
+        dtypes = {name: str(p.dtype).replace("torch.", "") for name, p in model.named_parameters()}
+        scale = "logit_scale"
+    else:
+        dtypes = {v.path: v.dtype for v in model.weights}
+        scale = model.logit_scale.path
+    assert dtypes.pop(scale) == "float32" and set(dtypes.values()) == {"bfloat16"}
