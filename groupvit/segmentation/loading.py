@@ -64,8 +64,8 @@ def load_model(checkpoint: str, backend: str = "pt", dtype: str = "float32"):
     from groupvit.tf import TFGroupViTModel
 
     # bfloat16 variables (the weights rounded once, as PyTorch's .to(torch.bfloat16)): at the default size
-    # 1.32x / 1.78x the port on 1x8 / 8x8 with segmentation, where mixed_bfloat16 (a cast of every
-    # weight on every call) gave 0.94x / 1.49x (benchmarks/RESULTS-precision-tf.md)
+    # 1.32x / 1.77x the port on 1x8 / 8x8 with segmentation, where mixed_bfloat16 (a cast of every
+    # weight on every call) gave 0.93x / 1.53x (benchmarks/RESULTS-precision-tf.md)
     model = TFGroupViTModel(config, **({"dtype": "bfloat16"} if dtype == "bfloat16" else {}))
     model.assign_numpy(weights, source=checkpoint)
     return model
