@@ -109,7 +109,7 @@ def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
     if jit_compile:
         forward = tf.function(forward, jit_compile=True)
     flat = forward(inputs.pixel_values, inputs.input_ids, inputs.attention_mask)
-    return {k: np.asarray(tf.cast(v, tf.float32)) for k, v in flat.items()}  # a mixed_bfloat16 model's widened
+    return {k: np.asarray(tf.cast(v, tf.float32)) for k, v in flat.items()}  # a bfloat16 model's widened
 
 
 def tolerance_for(name: str) -> Tolerance:
