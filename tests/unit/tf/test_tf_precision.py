@@ -15,6 +15,17 @@ def _run(model, config):
                  output_attentions=True, training=False)
 
 
+def _check_float32_outputs_close(reference, model, config):
+    """The bfloat16 model's outputs and attentions are float32, its image embeddings close to float32's, not equal."""
+    ref, out = _run(reference, config), _run(model, config)
+    for name in ("image_embeds", "text_embeds", "logits_per_image", "segmentation_logits"):
+        assert out[name].dtype == "float32", name
+    assert all(a.dtype == "float32" for a in out.vision_model_output.attentions)
+    a, b = np.asarray(ref.image_embeds), np.asarray(out.image_embeds)
+    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+    assert cos.min() > 0.99 and not np.array_equal(a, b)
+
+
 def test_mixed_bfloat16_computes_in_bfloat16_keeps_float32_weights_and_islands(three_stage):
     config, reference = three_stage
     weights = reference.to_numpy()
@@ -25,13 +36,7 @@ def test_mixed_bfloat16_computes_in_bfloat16_keeps_float32_weights_and_islands(t
     assert all(np.array_equal(weights[k], v) for k, v in model.to_numpy().items())  # float32 back, bit for bit
     layer = model.vision_model.embeddings.patch_embeddings
     assert layer.compute_dtype == "bfloat16"
-    ref, out = _run(reference, config), _run(model, config)
-    for name in ("image_embeds", "text_embeds", "logits_per_image", "segmentation_logits"):
-        assert out[name].dtype == "float32", name
-    assert all(a.dtype == "float32" for a in out.vision_model_output.attentions)
-    a, b = np.asarray(ref.image_embeds), np.asarray(out.image_embeds)
-    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
-    assert cos.min() > 0.99 and not np.array_equal(a, b)
+    _check_float32_outputs_close(reference, model, config)
 
 
 def test_pure_bfloat16_rounds_the_weights_once_and_writes_them_back_as_float32(three_stage, tmp_path):
@@ -53,13 +58,7 @@ def test_pure_bfloat16_rounds_the_weights_once_and_writes_them_back_as_float32(t
     model.save_pretrained(tmp_path / "bf16")
     again = TFGroupViTModel.from_pretrained(tmp_path / "bf16", dtype="bfloat16")
     assert all(np.array_equal(rounded[k], v) for k, v in again.to_numpy().items())  # rounding is idempotent
-    ref, out = _run(reference, config), _run(model, config)
-    for name in ("image_embeds", "text_embeds", "logits_per_image", "segmentation_logits"):
-        assert out[name].dtype == "float32", name
-    assert all(a.dtype == "float32" for a in out.vision_model_output.attentions)
-    a, b = np.asarray(ref.image_embeds), np.asarray(out.image_embeds)
-    cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
-    assert cos.min() > 0.99 and not np.array_equal(a, b)
+    _check_float32_outputs_close(reference, model, config)
 
 
 def test_other_policies_are_refused(three_stage):
