@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from groupvit.segmentation.templates import resolve_templates
+
 
 @dataclass
 class TrainRun:
@@ -76,8 +78,11 @@ class TrainRun:
             if weight and not self.grouped_multi_label:
                 raise ValueError(f"{name} scores nouns against an image's groups: it needs grouped_multi_label. "
                                  f"Received: {name}={weight} without it")
-        if not (self.prompt_templates in (1, 7, 80) and not isinstance(self.prompt_templates, bool)
-                or isinstance(self.prompt_templates, str) and self.prompt_templates.count("{}") == 1):
+        try:  # an int or str (the trainer state stores it as JSON), that resolve_templates takes
+            templates_ok = isinstance(self.prompt_templates, (int, str)) and resolve_templates(self.prompt_templates)
+        except (TypeError, ValueError):
+            templates_ok = False
+        if not templates_ok:
             raise ValueError('prompt_templates must name a built-in template set (1, 7 or 80) or be one template '
                              f'holding "{{}}". Received: prompt_templates={self.prompt_templates!r}')
         if self.grouped_multi_label and not self.multi_label:
