@@ -34,7 +34,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
     default_name = "groupvit"
 
     def __init__(self, config: GroupViTConfig, **kwargs) -> None:
-        """`dtype="mixed_bfloat16"` builds every layer under that policy (groupvit.tf.precision)."""
+        """`dtype="bfloat16"` / `"mixed_bfloat16"` builds every layer under that policy (groupvit.tf.precision)."""
         with dtype_policy_scope(kwargs.get("dtype")):
             super().__init__(config, **kwargs)
             text_config, vision_config = config.text_config, config.vision_config

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from groupvit.configs import GroupViTTextConfig
 from groupvit.outputs import BaseModelOutputWithPooling
 from groupvit.tf._inputs import check_text_inputs, to_tensor
+from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.text_transformer import TFGroupViTTextTransformer
 
@@ -18,9 +19,11 @@ class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
     default_name = "groupvit_text_model"
 
     def __init__(self, config: GroupViTTextConfig, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        self.text_model = TFGroupViTTextTransformer(config, name="text_model")
-        self.build()
+        """`dtype="bfloat16"` / `"mixed_bfloat16"` builds every layer under that policy (groupvit.tf.precision)."""
+        with dtype_policy_scope(kwargs.get("dtype")):
+            super().__init__(config, **kwargs)
+            self.text_model = TFGroupViTTextTransformer(config, name="text_model")
+            self.build()
 
     def build(self, input_shape=None) -> None:
         self.text_model.build(None)

@@ -8,6 +8,7 @@ from typing import Sequence
 from groupvit.configs import GroupViTVisionConfig
 from groupvit.outputs import BaseModelOutputWithPooling
 from groupvit.tf._inputs import check_noise, check_vision_inputs, pixels_tensor
+from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.vision_transformer import TFGroupViTVisionTransformer
 
@@ -23,9 +24,11 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
     default_name = "groupvit_vision_model"
 
     def __init__(self, config: GroupViTVisionConfig, **kwargs) -> None:
-        super().__init__(config, **kwargs)
-        self.vision_model = TFGroupViTVisionTransformer(config, name="vision_model")
-        self.build()
+        """`dtype="bfloat16"` / `"mixed_bfloat16"` builds every layer under that policy (groupvit.tf.precision)."""
+        with dtype_policy_scope(kwargs.get("dtype")):
+            super().__init__(config, **kwargs)
+            self.vision_model = TFGroupViTVisionTransformer(config, name="vision_model")
+            self.build()
 
     def build(self, input_shape=None) -> None:
         self.vision_model.build(None)

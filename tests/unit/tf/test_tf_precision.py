@@ -66,3 +66,21 @@ def test_other_policies_are_refused(three_stage):
     with pytest.raises(ValueError, match="mixed_bfloat16"):
         TFGroupViTModel(config, dtype="float16")
     assert keras.config.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("policy, variables", [("mixed_bfloat16", {"float32"}), ("bfloat16", {"bfloat16"})])
+def test_text_and_vision_models_build_every_layer_under_the_policy(three_stage, policy, variables):
+    """The towers on their own take `dtype` as TFGroupViTModel does (they used to keep float32 layers)."""
+    from groupvit.tf import TFGroupViTTextModel, TFGroupViTVisionModel
+
+    config, _ = three_stage
+    pixels, ids, mask = make_inputs(config)
+    text = TFGroupViTTextModel(config.text_config, dtype=policy)
+    vision = TFGroupViTVisionModel(config.vision_config, dtype=policy)
+    assert keras.config.dtype_policy().name == "float32"
+    for model in (text, vision):
+        assert {v.dtype for v in model.weights} == variables
+    assert text(input_ids=ids, attention_mask=mask).pooler_output.dtype == "bfloat16"
+    assert vision(pixel_values=pixels).pooler_output.dtype == "bfloat16"
+    with pytest.raises(ValueError, match="mixed_bfloat16"):
+        TFGroupViTTextModel(config.text_config, dtype="float16")
