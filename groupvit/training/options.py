@@ -23,6 +23,14 @@ FREEZE_GROUPS = {
 }
 
 
+def check_group_terms(group_exclusivity: float, group_naming: float, grouped, multi_label) -> None:
+    """Both trainers' rule: the two terms that score nouns against an image's groups need the grouped loss."""
+    if (float(group_exclusivity) or float(group_naming)) and not (grouped and int(multi_label) > 0):
+        raise ValueError("group_exclusivity and group_naming score nouns against an image's groups: they need "
+                         f"grouped with multi_label > 0. Received: group_exclusivity={group_exclusivity}, "
+                         f"group_naming={group_naming}, grouped={grouped}, multi_label={multi_label}")
+
+
 @dataclass(frozen=True)
 class StepOptions:
     """Authors' defaults (docs/training.md): AdamW (0.9, 0.999), eps 1e-8, decay 0.05, clip 5."""

@@ -9,6 +9,7 @@ from torch import nn
 from groupvit.pt.groupvit_model import GroupViTModel
 from groupvit.pt.training.losses import (clamped_scale, contrastive_loss, group_balance_loss, group_exclusivity_loss,
                                          group_naming_loss, grouped_multi_label_loss, multi_label_loss)
+from groupvit.training.options import check_group_terms
 
 
 class GroupViTTrainingStep(nn.Module):
@@ -34,10 +35,7 @@ class GroupViTTrainingStep(nn.Module):
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
         self.group_exclusivity, self.group_naming = float(group_exclusivity), float(group_naming)
-        if (self.group_exclusivity or self.group_naming) and not self.grouped:
-            raise ValueError("group_exclusivity and group_naming score nouns against an image's groups: they need "
-                             f"grouped with multi_label > 0. Received: group_exclusivity={group_exclusivity}, "
-                             f"group_naming={group_naming}, grouped={grouped}, multi_label={multi_label}")
+        check_group_terms(group_exclusivity, group_naming, grouped, multi_label)
         self.multi_label_logit_scale = nn.Parameter(torch.tensor(float(logit_scale_init)),
                                                     requires_grad=self.multi_label > 0)
 

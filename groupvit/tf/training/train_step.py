@@ -20,7 +20,7 @@ from groupvit.tf.training.losses import (clamped_scale, contrastive_loss, group_
                                          replica_world)
 from groupvit.tf.training.optimizer import GroupViTAdamW, Slots
 from groupvit.training.noise import assignment_shapes
-from groupvit.training.options import MULTI_LABEL_SCALE_NAME, OPTIONAL_TERMS
+from groupvit.training.options import MULTI_LABEL_SCALE_NAME, OPTIONAL_TERMS, check_group_terms
 
 TEXT_INPUTS = ("input_ids", "attention_mask")
 PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
@@ -70,10 +70,7 @@ class TFGroupViTTrainer(TFGroupViTModel):
         self.group_balance = float(group_balance)
         self.pooling_tau = float(pooling_tau)
         self.group_exclusivity, self.group_naming = float(group_exclusivity), float(group_naming)
-        if (self.group_exclusivity or self.group_naming) and not self.grouped:
-            raise ValueError("group_exclusivity and group_naming score nouns against an image's groups: they need "
-                             f"grouped with multi_label > 0. Received: group_exclusivity={group_exclusivity}, "
-                             f"group_naming={group_naming}, grouped={grouped}, multi_label={multi_label}")
+        check_group_terms(group_exclusivity, group_naming, grouped, multi_label)
         self.logit_scale_init = float(logit_scale_init)
         self.frozen = frozenset(frozen)
         self.num_noise = len(assignment_shapes(config.vision_config, 1))
