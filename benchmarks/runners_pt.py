@@ -29,8 +29,9 @@ def build_model(contender: str, config: GroupViTConfig, seed: int, checkpoint: s
         from groupvit.pt import GroupViTModel
         from groupvit.pt.precision import quantize_int8
 
-        if checkpoint:
-            model = GroupViTModel.from_pretrained(checkpoint)
+        if checkpoint:  # bf16 as a user loads it: each weight cast as it is read
+            dtype = torch.bfloat16 if contender == "ours-pt-bf16" else None
+            model = GroupViTModel.from_pretrained(checkpoint, torch_dtype=dtype)
         else:
             model = GroupViTModel(config)
             model.load_weights(random_weights(config, seed))

@@ -27,11 +27,11 @@ def build_model(contender: str, config: GroupViTConfig, seed: int, checkpoint: s
     if contender.startswith("ours-tf"):
         from groupvit.tf import TFGroupViTModel
 
+        dtype = {"ours-tf-bf16": "mixed_bfloat16", "ours-tf-bf16-vars": "bfloat16"}.get(contender)
         if checkpoint:
-            return TFGroupViTModel.from_pretrained(checkpoint)
+            return TFGroupViTModel.from_pretrained(checkpoint, **({"dtype": dtype} if dtype else {}))
         from groupvit.random_checkpoint import random_weights
 
-        dtype = {"ours-tf-bf16": "mixed_bfloat16", "ours-tf-bf16-vars": "bfloat16"}.get(contender)
         model = TFGroupViTModel(config, **({"dtype": dtype} if dtype else {}))
         model.assign_numpy(random_weights(config, seed))
         return model

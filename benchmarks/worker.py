@@ -59,9 +59,9 @@ class Worker:
         self.config = GroupViTConfig()
         self.model = None
         if contender != "matmul":
-            # only the Keras 2 port is loaded from disk here; the others get the same weights in memory
-            self.model = self.fw.build_model(contender, self.config, seed,
-                                             checkpoint if contender.startswith("port-tf") else None)
+            # every model loads the checkpoint as a user would (the reduced-precision ones cast while loading),
+            # so the peak RSS is the one a user meets; the checkpoint holds the random weights of `seed`
+            self.model = self.fw.build_model(contender, self.config, seed, checkpoint)
         self.runners: dict[str, object] = {}
 
     def prepare(self, case_name: str) -> None:
