@@ -55,15 +55,30 @@ def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
 
     cache = os.fspath(cache_dir) if cache_dir is not None else constants.HF_HUB_CACHE
     offline = bool(local_files_only) or bool(constants.HF_HUB_OFFLINE) or _env_flag("HF_HUB_OFFLINE")
+    not_found = (errors.LocalEntryNotFoundError, errors.RepositoryNotFoundError, errors.RevisionNotFoundError,
+                 errors.HfHubHTTPError, OSError)
     try:
         if offline:
             return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
-        files = hub.list_repo_files(repo_id, revision=revision)
-        return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, allow_patterns=_needed(files))
-    except (errors.LocalEntryNotFoundError, errors.RepositoryNotFoundError, errors.RevisionNotFoundError,
-            errors.HfHubHTTPError, OSError) as err:
+        try:
+            files = hub.list_repo_files(repo_id, revision=revision)
+            return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache,
+                                         allow_patterns=_needed(files))
+        except not_found:
+            raise
+        except Exception as err:  # noqa: BLE001 - the HTTP client's own errors (no network, proxy, TLS)
+            unreachable = err
+    except not_found as err:
         where = "offline, in the cache only" if offline else "in the cache and on the hub"
         raise FileNotFoundError(
             f"A checkpoint must be a local path, a shipped model's name or a Hugging Face hub id that can be "
             f"found. Received: {repo_id!r} at revision {revision!r}, not found {where} (cache: {cache}): "
             f"{type(err).__name__}: {err}") from None
+    try:  # the hub could not be reached: a copy in the cache still serves
+        return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
+    except not_found:
+        raise FileNotFoundError(
+            f"A checkpoint must be a local path, a shipped model's name or a Hugging Face hub id that can be "
+            f"found. Received: {repo_id!r} at revision {revision!r}: the hub could not be reached "
+            f"({type(unreachable).__name__}: {unreachable}) and the cache ({cache}) does not hold it. "
+            f"Download it where there is a network, or pass a local folder") from None

@@ -131,3 +131,45 @@ def test_online_only_the_needed_files_are_asked_for(monkeypatch, tmp_path):
                                                       "tokenizer.json", "special_tokens_map.json",
                                                       "tokenizer_config.json"])
     assert asked["revision"] == "main" and asked["cache_dir"] == str(tmp_path)
+
+
+class _Unreachable(Exception):
+    """What an HTTP client raises without a network: not an OSError, not one of huggingface_hub's errors."""
+
+
+def _no_network(monkeypatch):
+    import huggingface_hub
+
+    def fail(*args, **kwargs):
+        if kwargs.get("local_files_only"):
+            return real(*args, **kwargs)
+        raise _Unreachable("[Errno -2] Name or service not known")
+
+    real = huggingface_hub.snapshot_download
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub, "list_repo_files", fail)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fail)
+
+
+def test_without_a_network_a_cached_id_still_loads(cache, monkeypatch, tiny_setup):
+    from groupvit.pt import GroupViTModel
+
+    _no_network(monkeypatch)
+    _, weights = tiny_setup
+    model = GroupViTModel.from_pretrained(REPO, cache_dir=cache)
+    np.testing.assert_array_equal(model.logit_scale.detach().numpy(), weights["logit_scale"])
+
+
+def test_without_a_network_an_uncached_id_is_a_clear_error_in_the_cli(cache, monkeypatch, tmp_path, capsys):
+    from groupvit.cli import main
+    from groupvit.png import write_png
+    from seg_helpers import sample_image
+
+    _no_network(monkeypatch)
+    write_png(tmp_path / "in.png", sample_image())
+    assert main(["segment", str(tmp_path / "in.png"), "--checkpoint", "someorg/other", "--labels", "cat",
+                 "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "the hub could not be reached (_Unreachable: [Errno -2]" in err and "'someorg/other'" in err
+    assert "Traceback" not in err
