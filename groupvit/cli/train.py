@@ -38,7 +38,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="base learning rate (default: 1.6e-3 * batch / 4096, the authors' rule)")
     p.add_argument("--warmup-steps", type=int, help="default: 2/30 of the steps (the authors' 2 of 30 epochs)")
     p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--clip-norm", type=float, default=5.0, help="gradient-norm clip (0 switches it off)")
+    p.add_argument("--clip-norm", type=float, default=5.0, help="gradient-norm clip, > 0 (0 switches it off)")
     p.add_argument("--multi-label", type=int, default=0, metavar="K",
                    help="noun prompts per caption for the multi-label loss (the authors: 3; 0 = off)")
     p.add_argument("--grouped-multi-label", action="store_true",
@@ -68,7 +68,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=500, help="checkpoint every N steps (default 500)")
-    p.add_argument("--keep", type=int, default=3, help="checkpoints kept (default 3)")
+    p.add_argument("--keep", type=int, default=3, help="checkpoints kept, the newest (default 3; 0 keeps every one)")
     p.add_argument("--num-workers", type=int, default=0, help="image-decoding processes per rank")
     p.add_argument("--shuffle-buffer", type=int, default=10000)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (PyTorch)")

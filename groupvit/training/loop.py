@@ -48,14 +48,28 @@ def _backend_class(name: str):
 
 
 def _rewrite_log(path: str, keep_through_step: int) -> None:
-    """On resume, drop log lines of steps after the checkpoint (they will be run again)."""
+    """On resume, drop log lines of steps after the checkpoint (they will be run again), and a last line
+    cut short by a crash while it was written."""
     if not os.path.isfile(path):
         return
     with open(path, encoding="utf-8") as f:
-        lines = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= keep_through_step]
+        lines = [line for line in f if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise json.JSONDecodeError("not an object", line, 0)
+        except json.JSONDecodeError:
+            if number == len(lines) and not line.endswith("\n"):
+                break  # the line being written when the run stopped
+            raise ValueError(f"The training log must hold one JSON object a line. Received: line {number} of "
+                             f"{path!r} is {line[:80]!r}; remove that line (or the log) and resume") from None
+        if entry.get("step", 0) <= keep_through_step:
+            kept.append(line if line.endswith("\n") else line + "\n")
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(lines)
+        f.writelines(kept)
     os.replace(tmp, path)
 
 
@@ -123,7 +137,8 @@ def train(run: TrainRun) -> dict[str, Any]:
         if int(saved["world_size"]) != world:
             raise ValueError(f"A run resumes on as many processes as it ran on ({saved['world_size']}). "
                              f"Received: {world}")
-        batches.restore(saved["data"][rank])
+        skipped = saved.get("skipped")  # the counts go on from the checkpoint's
+        batches.restore(saved["data"][rank], skipped[rank] if skipped else None)
         trainer.load_optimizer_state(optimizer_arrays)
         trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
     log_path = os.path.join(run.out, LOG_NAME)

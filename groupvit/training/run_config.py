@@ -95,6 +95,12 @@ class TrainRun:
             raise ValueError(f"save_every must be >= 1. Received: save_every={self.save_every}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0. Received: lr={self.lr}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0. Received: weight_decay={self.weight_decay}")
+        if self.clip_norm is not None and not self.clip_norm > 0:  # a negative norm would flip every gradient
+            raise ValueError(f"clip_norm must be > 0, or None (no clipping). Received: clip_norm={self.clip_norm}")
+        if self.keep < 0:
+            raise ValueError(f"keep must be >= 0 (0 keeps every checkpoint). Received: keep={self.keep}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -83,8 +83,8 @@ class TrainBatches:
     def state(self) -> dict[str, int]:
         return self.stream.state()
 
-    def restore(self, state: dict[str, int]) -> None:
-        self.stream.restore(state)
+    def restore(self, state: dict[str, int], skipped: dict[str, int] | None = None) -> None:
+        self.stream.restore(state, skipped)
 
     def num_samples(self) -> int:
         return self.stream.num_samples()

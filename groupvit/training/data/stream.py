@@ -128,6 +128,7 @@ class SampleStream:
         self.prefetch = max(1, prefetch if prefetch is not None else 2 * self.local_batch)
         self._consumed, self._epoch, self._epoch_start = 0, 0, 0
         self._epoch_size = 0
+        self._listing: dict[int, SkipCounter] = {}  # epoch -> the skips its listing has counted so far
         self._active: Iterator | None = None
 
     @property
@@ -144,7 +145,8 @@ class SampleStream:
         while True:
             start = position
             rng = np.random.default_rng([self.seed, epoch])
-            for ref in shuffle_buffer(self.source.refs(self.seed + epoch), self.shuffle_buffer, rng):
+            listing = self._listing[epoch] = SkipCounter(parent=self.skips)
+            for ref in shuffle_buffer(self.source.refs(self.seed + epoch, skips=listing), self.shuffle_buffer, rng):
                 yield position, epoch, start, ref
                 position += 1
             if position == start:
@@ -218,11 +220,20 @@ class SampleStream:
         """JSON-serialisable position of this rank: local-stream refs consumed (decoded or skipped), the
         epoch of the last one and that epoch's first global position. Each rank saves its own."""
         config = {name: getattr(self, name) for name in _STATE_CONFIG}
+        for epoch in [e for e in self._listing if e < self._epoch]:
+            del self._listing[epoch]
+        relisted: dict[str, int] = {}  # what a resumed stream lists again, from this epoch's start
+        for counter in self._listing.values():
+            for reason, n in counter.as_dict().items():
+                relisted[reason] = relisted.get(reason, 0) + n
         return {"consumed": self._consumed, "epoch": self._epoch, "epoch_start": self._epoch_start,
-                "next_position": self.position_of(self._consumed), **config}
+                "next_position": self.position_of(self._consumed), "listing_skips": relisted, **config}
 
-    def restore(self, state: dict[str, int]) -> None:
-        """Continue from `state()`: the next batch lists (without decoding) from the saved epoch's start."""
+    def restore(self, state: dict[str, int], skipped: dict[str, int] | None = None) -> None:
+        """Continue from `state()`: the next batch lists (without decoding) from the saved epoch's start.
+
+        `skipped`: the skip counts saved with the state (`skips.as_dict()`), which the run's counts continue
+        from; the listing skips of the epochs listed again are taken off, as listing them counts them again."""
         missing = [k for k in ("consumed", "epoch", "epoch_start", *_STATE_CONFIG) if k not in state]
         if missing:
             raise ValueError(f"The stream state must hold {missing}. Received: keys={sorted(state)}")
@@ -232,6 +243,10 @@ class SampleStream:
                              f"(saved, current). Received: {differing}")
         self.close()
         self._consumed, self._epoch, self._epoch_start = (int(state[k]) for k in ("consumed", "epoch", "epoch_start"))
+        self._listing.clear()
+        if skipped is not None:
+            relisted = state.get("listing_skips", {})
+            self.skips.restore({k: int(n) - int(relisted.get(k, 0)) for k, n in skipped.items()})
 
     def num_samples(self) -> int:
         """Usable refs in one epoch, by listing only (undecodable images still count)."""

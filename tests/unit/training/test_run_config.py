@@ -21,3 +21,21 @@ def test_anything_else_is_refused_with_the_value(templates):
     with pytest.raises(ValueError, match=r"prompt_templates must name a built-in template set .* Received: "
                                          r"prompt_templates=" + re.escape(repr(templates))):
         _run(templates).validate()
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("clip_norm", -1.0, r"clip_norm must be > 0, or None \(no clipping\). Received: clip_norm=-1.0"),
+    ("clip_norm", 0.0, r"clip_norm must be > 0, or None"),
+    ("weight_decay", -0.1, r"weight_decay must be >= 0. Received: weight_decay=-0.1"),
+    ("weight_decay", float("nan"), r"weight_decay must be >= 0. Received: weight_decay=nan"),
+    ("keep", -1, r"keep must be >= 0 \(0 keeps every checkpoint\). Received: keep=-1"),
+])
+def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(name, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainRun(backend="pt", data="d", out="o", steps=1, **{name: value}).validate()
+
+
+@pytest.mark.parametrize(("name", "value"), [("clip_norm", None), ("clip_norm", 0.5), ("weight_decay", 0.0),
+                                             ("keep", 0), ("keep", 1)])
+def test_their_valid_values_pass(name, value):
+    TrainRun(backend="pt", data="d", out="o", steps=1, **{name: value}).validate()

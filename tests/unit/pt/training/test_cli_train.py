@@ -164,6 +164,43 @@ def test_bad_samples_are_skipped_and_counted(dataset, tmp_path):
     assert skipped.get("empty_caption", 0) >= 1 and skipped.get("bad_json", 0) >= 1
 
 
+def test_a_resumed_run_counts_skips_as_the_uninterrupted_one_and_mends_a_cut_log(dataset, tmp_path):
+    data, config = dataset
+    bad = tmp_path / "bad"
+    shutil.copytree(data, bad)
+    (bad / "images" / "001.png").write_bytes(b"not a png")  # counted when decoded
+    with open(bad / "captions.jsonl", "a", encoding="utf-8") as f:
+        f.write("{broken json\n")  # counted when an epoch is listed
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    args = ["--steps", "9", "--save-every", "4", "--keep", "5"]  # 15 usable samples: steps 4-9 span epochs 1, 2
+    assert _train(str(bad), config, straight, *args) == 0
+    shutil.copytree(straight, stopped)  # then forget everything after step 4
+    for step in (8, 9):
+        shutil.rmtree(stopped / "checkpoints" / f"step-{step:06d}")
+    for name in ("model.safetensors", "summary.json"):
+        os.remove(stopped / name)
+    lines = (stopped / "log.jsonl").read_text().splitlines(keepends=True)
+    (stopped / "log.jsonl").write_text("".join(lines[:5]) + lines[5][:20])  # a crash while writing step 6
+    assert _train(str(bad), config, stopped, *args, "--resume") == 0
+    assert [r["skipped"] for r in _log(stopped)] == [r["skipped"] for r in _log(straight)]
+    assert [r["loss"] for r in _log(stopped)] == [r["loss"] for r in _log(straight)]
+    summaries = [json.loads((out / "summary.json").read_text())["skipped"] for out in (straight, stopped)]
+    assert summaries[0] == summaries[1] and summaries[0]["bad_json"] >= 2 and summaries[0]["unreadable_image"] >= 2
+
+
+def test_a_log_line_broken_before_the_last_is_a_clear_error(dataset, tmp_path, capsys):
+    data, config = dataset
+    out = tmp_path / "run"
+    assert _train(data, config, out, "--steps", "4", "--save-every", "2") == 0
+    shutil.rmtree(out / "checkpoints" / "step-000004")
+    for name in ("model.safetensors", "summary.json"):
+        os.remove(out / name)
+    lines = (out / "log.jsonl").read_text().splitlines(keepends=True)
+    (out / "log.jsonl").write_text(lines[0] + "{cut\n" + "".join(lines[1:]))
+    assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--resume") == 1
+    assert "line 2 of" in capsys.readouterr().err
+
+
 def test_nothing_usable_fails_clearly_and_leaves_no_model(dataset, tmp_path, capsys):
     _, config = dataset
     empty = tmp_path / "empty"

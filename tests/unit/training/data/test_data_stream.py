@@ -86,6 +86,40 @@ def test_restore_continues_like_an_uninterrupted_stream(tmp_path):
     assert state["epoch"] >= 1 and min(listed) == 7 + state["epoch"]  # earlier epochs are not listed again
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_restored_skip_counts_go_on_as_the_uninterrupted_streams(tmp_path, rank):
+    folder = write_folder(tmp_path, 12)
+    (tmp_path / "images" / "004.png").write_bytes(b"corrupt")  # counted by the rank that decodes it
+    with open(tmp_path / "captions.jsonl", "a", encoding="utf-8") as f:
+        f.write("{broken\n")  # counted each time an epoch is listed
+    def make():
+        return SampleStream(open_source(folder), 4, rank, 2, seed=7, shuffle_buffer=4)
+
+    uninterrupted = make()
+    iterator = iter(uninterrupted)
+    counts = []
+    for _ in range(7):
+        next(iterator)
+        counts.append(uninterrupted.skips.as_dict())
+    uninterrupted.close()
+    first = make()
+    iterator = iter(first)
+    for _ in range(4):
+        next(iterator)
+    state, skipped = json.loads(json.dumps(first.state())), first.skips.as_dict()
+    first.close()
+    assert skipped == counts[3]
+    resumed = make()
+    resumed.restore(state, skipped)
+    iterator = iter(resumed)
+    after = []
+    for _ in range(3):
+        next(iterator)
+        after.append(resumed.skips.as_dict())
+    resumed.close()
+    assert after == counts[4:] and counts[-1]["bad_json"] >= 2
+
+
 def test_restore_refuses_another_rank_or_settings(dataset):
     state = SampleStream(open_source(dataset), 4, 0, 2, seed=0).state()
     with pytest.raises(ValueError, match="same rank and settings"):
