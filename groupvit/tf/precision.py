@@ -21,8 +21,13 @@ POLICIES = ("float32", "mixed_bfloat16", "bfloat16")
 
 @contextlib.contextmanager
 def dtype_policy_scope(policy):
-    """Build layers under `policy` (None: leave the global policy as it is), then restore the global one."""
+    """Build layers under `policy` (None: the global policy, which must be one of POLICIES too), then restore
+    the global one."""
     if policy is None:
+        name = keras.config.dtype_policy().name
+        if name not in POLICIES:
+            raise ValueError(f"The global dtype policy must be one of {POLICIES} for a GroupViT Keras model (or "
+                             f"pass dtype=). Received: keras.config.dtype_policy()={name!r}")
         yield
         return
     name = policy if isinstance(policy, str) else getattr(policy, "name", str(policy))

@@ -68,6 +68,33 @@ def test_other_policies_are_refused(three_stage):
     assert keras.config.dtype_policy().name == "float32"
 
 
+@pytest.mark.parametrize("policy", ["float16", "mixed_float16"])
+def test_a_global_policy_other_than_these_is_refused_too(three_stage, policy):
+    from groupvit.tf import TFGroupViTTextModel, TFGroupViTVisionModel
+
+    config, _ = three_stage
+    keras.config.set_dtype_policy(policy)
+    try:
+        for build in (lambda: TFGroupViTModel(config), lambda: TFGroupViTTextModel(config.text_config),
+                      lambda: TFGroupViTVisionModel(config.vision_config)):
+            with pytest.raises(ValueError, match=rf"global dtype policy must be one of .*Received: .*'{policy}'"):
+                build()
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "bfloat16"])
+def test_a_global_bfloat16_policy_builds_as_the_dtype_argument_does(three_stage, policy):
+    config, _ = three_stage
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = TFGroupViTModel(config)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert model.vision_model.embeddings.patch_embeddings.compute_dtype == "bfloat16"
+    assert model.logit_scale.dtype == "float32"
+
+
 @pytest.mark.parametrize("policy, variables", [("mixed_bfloat16", {"float32"}), ("bfloat16", {"bfloat16"})])
 def test_text_and_vision_models_build_every_layer_under_the_policy(three_stage, policy, variables):
     """The towers on their own take `dtype` as TFGroupViTModel does (they used to keep float32 layers)."""
