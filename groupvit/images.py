@@ -68,6 +68,19 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"The file must be a readable image. Received: path={path!r} ({err})") from err
 
 
+def check_image_file(path: str | os.PathLike) -> None:
+    """Refuse a path that is not an image file Pillow can open: reads its header, not its pixels."""
+    Image, _ = _pil()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The image file must exist. Received: path={path!r}")
+    try:
+        with Image.open(path):
+            pass
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"The file must be a readable image. Received: path={path!r} ({err})") from err
+
+
 def resize(image: np.ndarray, height: int, width: int, resample: str = "bicubic") -> np.ndarray:
     """uint8 [H, W, 3] -> uint8 [height, width, 3] with Pillow (`resample` one of nearest/bilinear/bicubic/lanczos)."""
     Image, _ = _pil()
@@ -81,6 +94,8 @@ def resize(image: np.ndarray, height: int, width: int, resample: str = "bicubic"
 
 def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
     """(h, w) with the shorter side equal to `short_side`, the aspect ratio kept (rounded half up)."""
+    if not short_side >= 1:
+        raise ValueError(f"short_side must be a size in pixels >= 1. Received: short_side={short_side}")
     scale = short_side / min(height, width)
     return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
 

@@ -32,6 +32,17 @@ def template_option(text: str) -> int | str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def positive_int(text: str) -> int:
+    """argparse type of a count or a size in pixels: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1. Received: {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="groupvit", description="GroupViT in PyTorch and Keras 3.")
     subparsers = parser.add_subparsers(dest="command", required=True)

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from groupvit.cli import template_option
+from groupvit.cli import positive_int, template_option
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -38,12 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--mode", choices=("whole", "slide"), default=None, help="default: the checkpoint's, else slide"
     )
     parser.add_argument(
-        "--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)"
+        "--short-side", type=positive_int, default=None,
+        help="default: 2 x the checkpoint's image_size (448 at 224 px)"
     )
     parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
     parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
-    parser.add_argument("--limit", type=int, help="evaluate only the first N images of the split")
-    parser.add_argument("--json", help="also write the results as JSON here")
+    parser.add_argument("--limit", type=positive_int, help="evaluate only the first N images of the split")
+    parser.add_argument("--json", help="also write the results as JSON here (never a file of the dataset)")
     parser.set_defaults(func=run)
 
 
@@ -56,8 +57,12 @@ def format_table(names: list[str], per_class: np.ndarray, mean: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from groupvit.segmentation import voc
     from groupvit.segmentation.evaluation import SETTINGS, evaluate_folder
+    from groupvit.weights_bridge.atomic import write_text
 
+    if args.json:
+        voc.check_not_an_input(args.json, args.data, args.class_names)
     names, ids, scores, used = evaluate_folder(
         args.checkpoint, args.data, backend=args.backend, dtype=args.dtype, split=args.split,
         class_names=args.class_names, limit=args.limit, progress=True, **{k: getattr(args, k) for k in SETTINGS})
@@ -67,10 +72,10 @@ def run(args: argparse.Namespace) -> int:
           f"dtype {args.dtype}, mode {args.mode}, templates {args.templates}, bg_thresh {args.bg_thresh}")
     print(format_table(names, scores.per_class, scores.mean))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"miou": scores.mean, "per_class": {n: (None if np.isnan(v) else float(v))
-                                                         for n, v in zip(names, scores.per_class)},
-                       "images": len(ids), "split": args.split, "backend": args.backend, "dtype": args.dtype,
-                       "settings": {k: getattr(args, k) for k in ("bg_thresh", "templates", "mode", "short_side",
-                                                                  "window", "stride")}}, f, indent=2)
+        write_text(args.json, json.dumps({
+            "miou": scores.mean, "per_class": {n: (None if np.isnan(v) else float(v))
+                                               for n, v in zip(names, scores.per_class)},
+            "images": len(ids), "split": args.split, "backend": args.backend, "dtype": args.dtype,
+            "settings": {k: getattr(args, k) for k in ("bg_thresh", "templates", "mode", "short_side", "window",
+                                                       "stride")}}, indent=2))
     return 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
-from groupvit.cli import template_option
+from groupvit.cli import positive_int, template_option
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -39,12 +40,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="prompt template set (1, 7, 80) or one template holding {} (default 1)")
     parser.add_argument("--mode", choices=("whole", "slide"), default="whole")
     parser.add_argument(
-        "--short-side", type=int, default=None, help="default: 2 x the checkpoint's image_size (448 at 224 px)"
+        "--short-side", type=positive_int, default=None,
+        help="default: 2 x the checkpoint's image_size (448 at 224 px)"
     )
     parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
     parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
     parser.add_argument("--top-k", type=int, default=5)
-    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--out", required=True, help="output folder (its files of the same names are replaced; "
+                        "never an input)")
     parser.set_defaults(func=run)
 
 
@@ -72,39 +75,64 @@ def collect_images(inputs: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from groupvit.images import load_rgb
-    from groupvit.segmentation import pictures
+    from groupvit.images import check_image_file, load_rgb
     from groupvit.pretrained import resolve_checkpoint
+    from groupvit.segmentation import pictures
     from groupvit.segmentation.loading import fill_defaults, load_segmenter
     from groupvit.segmentation.progress import ItemProgress
+    from groupvit.weights_bridge.atomic import AtomicFiles
 
     labels = parse_labels(args.labels)
     paths = collect_images(args.inputs)
     if not os.path.exists(resolve_checkpoint(args.checkpoint)):
         raise FileNotFoundError(f"The checkpoint must exist. Received: --checkpoint {args.checkpoint!r}")
     fill_defaults(args)
-    images = {path: load_rgb(path) for path in paths}  # fail on an unreadable image before any work
+    for path in paths:  # refuse a file that is not an image before any work (pixels are decoded one at a time)
+        check_image_file(path)
+    used_stems: set[str] = set()
+    stems = [_unique_stem(os.path.splitext(os.path.basename(path))[0], used_stems) for path in paths]
+    check_outputs_spare_inputs(paths, stems, args.out)
     segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side, dtype=args.dtype)
     os.makedirs(args.out, exist_ok=True)
     progress = ItemProgress(len(paths), "segment")
-    used_stems: set[str] = set()
-    for path, image in images.items():
+    for path, stem in zip(paths, stems):
+        image = load_rgb(path)
         result = segmenter.segment(image, labels, background_threshold=args.bg_thresh, templates=args.templates,
                                    mode=args.mode, window=args.window, stride=args.stride, top_k=args.top_k)[0]
-        stem = _unique_stem(os.path.splitext(os.path.basename(path))[0], used_stems)
-        base = os.path.join(args.out, stem)
-        pictures.save_label_png(base + "_labels.png", result.labels)
-        pictures.save_rgb(base + "_overlay.png", pictures.overlay(image, result))
-        for stage, groups in enumerate(result.group_maps):
-            pictures.save_rgb(f"{base}_groups_stage{stage}.png", pictures.group_map_picture(image, groups))
         summary = dict(image=os.path.abspath(path), labels=labels, backend=args.backend, mode=args.mode,
                        templates=args.templates, bg_thresh=args.bg_thresh, **result.summary())
-        with open(base + ".json", "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=2)
+        with AtomicFiles(args.out) as files:  # an image's files all appear, or none of them
+            files.stage(f"{stem}_labels.png", lambda tmp: pictures.save_label_png(tmp, result.labels))
+            files.stage(f"{stem}_overlay.png", lambda tmp: pictures.save_rgb(tmp, pictures.overlay(image, result)))
+            for stage, groups in enumerate(result.group_maps):
+                files.stage(f"{stem}_groups_stage{stage}.png",
+                            lambda tmp, g=groups: pictures.save_rgb(tmp, pictures.group_map_picture(image, g)))
+            files.stage(f"{stem}.json", lambda tmp: _write_json(tmp, summary))
+            files.commit()
         progress.step(os.path.basename(path))
     progress.close()
     print(f"segmented {len(paths)} image(s) into {args.out}", file=sys.stderr)
     return 0
+
+
+OUTPUT_NAME = re.compile(r"(?P<stem>.+)(_labels\.png|_overlay\.png|_groups_stage\d+\.png|\.json)")  # of a stem
+
+
+def check_outputs_spare_inputs(paths: list[str], stems: list[str], out: str) -> None:
+    """Refuse an --out where an output file of this run would replace one of its input images."""
+    out_dir, stem_set = os.path.realpath(out), set(stems)
+    for path in paths:
+        match = OUTPUT_NAME.fullmatch(os.path.basename(path))
+        if (match and match["stem"] in stem_set
+                and os.path.realpath(os.path.dirname(os.path.abspath(path))) == out_dir):
+            raise FileExistsError(
+                f"The outputs must not replace the inputs. Received: --out {out!r} would write "
+                f"{os.path.basename(path)!r} over the input image {path!r}; choose another --out")
+
+
+def _write_json(path: str, value: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2)
 
 
 def _unique_stem(stem: str, used: set[str]) -> str:

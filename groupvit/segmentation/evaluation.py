@@ -25,6 +25,8 @@ def evaluate_folder(checkpoint: str, data: str, *, backend: str = "pt", dtype: s
         raise ValueError(f"settings may be {list(SETTINGS)}. Received unknown: {unknown}")
     args = SimpleNamespace(checkpoint=checkpoint, **{k: settings.get(k) for k in SETTINGS})
     fill_defaults(args)
+    if limit is not None and not limit >= 1:
+        raise ValueError(f"limit must be a number of images >= 1, or None for the whole split. Received: limit={limit}")
     names = voc.class_names(data, class_names)
     ids = voc.split_ids(data, split)[:limit]
     segmenter = load_segmenter(checkpoint, backend, short_side=args.short_side, dtype=dtype)

@@ -32,8 +32,20 @@ def class_names(root: str, path: str | None = None) -> list[str]:
                 raise ValueError(f"The class-name file must list background and at least one class. "
                                  f"Received: {len(names)} name(s) in {candidate}")
             return names
+    if path:
+        raise FileNotFoundError(f"The class-name file must exist. Received: class_names={path!r}")
     raise FileNotFoundError(f"A class-name file must exist (one of {list(CLASS_FILE_NAMES)} or --class-names). "
                             f"Received: data={root!r}")
+
+
+def check_not_an_input(path: str, root: str, class_names_path: str | None = None) -> None:
+    """Refuse an output path that is one of the dataset's files: its class names, images, labels or splits."""
+    target = os.path.realpath(path)
+    inputs = [os.path.realpath(p) for p in (class_names_path, *(os.path.join(root, n) for n in CLASS_FILE_NAMES))
+              if p]
+    folders = [os.path.realpath(os.path.join(root, n)) for n in ("JPEGImages", "SegmentationClass", "ImageSets")]
+    if target in inputs or any(target.startswith(folder + os.sep) for folder in folders):
+        raise FileExistsError(f"An output must not replace a file of the dataset. Received: {path!r} in {root!r}")
 
 
 def image_path(root: str, image_id: str) -> str:

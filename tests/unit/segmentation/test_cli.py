@@ -72,6 +72,59 @@ def test_segment_fails_clearly(tiny_checkpoint, image_dir, tmp_path, capsys, cas
     assert message in capsys.readouterr().err
 
 
+def test_segment_refuses_an_out_whose_files_would_replace_inputs(tiny_checkpoint, tmp_path, capsys):
+    folder = tmp_path / "work"
+    folder.mkdir()
+    Image.fromarray(sample_image(40, 52)).save(folder / "x.jpg")
+    Image.fromarray(sample_image(30, 30)).save(folder / "x_overlay.png")  # an input, and x.jpg's overlay name
+    before = (folder / "x_overlay.png").read_bytes()
+    code = main(["segment", str(folder), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(folder),
+                 *SMALL])
+    assert code != 0 and "would write 'x_overlay.png' over the input image" in capsys.readouterr().err
+    assert (folder / "x_overlay.png").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["x.jpg", "x_overlay.png"]  # nothing written
+    (folder / "x_overlay.png").rename(folder / "y.png")  # no clash left: writing beside the inputs is fine
+    assert main(["segment", str(folder), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(folder),
+                 *SMALL]) == 0
+    assert {"x_labels.png", "y_labels.png", "x.json"} <= {p.name for p in folder.iterdir()}
+    assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]
+
+
+def test_segment_refuses_a_non_image_before_writing_anything(tiny_checkpoint, image_dir, tmp_path, capsys):
+    (image_dir / "notes.png").write_text("not an image")
+    out = tmp_path / "out"
+    assert main(["segment", str(image_dir), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(out),
+                 *SMALL]) != 0
+    assert "notes.png" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.parametrize("command, option, value", [
+    ("segment", "--short-side", "0"), ("segment", "--short-side", "-5"), ("evaluate", "--short-side", "0"),
+    ("evaluate", "--limit", "0"), ("evaluate", "--limit", "-1"), ("evaluate", "--limit", "x"),
+])
+def test_sizes_and_counts_must_be_positive(tiny_checkpoint, image_dir, tmp_path, capsys, command, option, value):
+    inputs = [str(image_dir), "--labels", "cat", "--out", str(tmp_path / "out")] if command == "segment" else \
+        ["--data", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, *inputs, "--checkpoint", tiny_checkpoint, option, value])
+    assert exit_info.value.code == 2
+    assert f"{option}: must be an integer >= 1. Received: '{value}'" in capsys.readouterr().err
+
+
+def test_evaluate_json_never_replaces_a_file_of_the_dataset(tiny_checkpoint, tmp_path, capsys):
+    make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
+    classes = (tmp_path / "voc" / "classes.txt").read_text()
+    split = tmp_path / "voc" / "ImageSets" / "Segmentation" / "val.txt"
+    for target in (tmp_path / "voc" / "classes.txt", split):
+        code = main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--json",
+                     str(target), *SMALL])
+        assert code != 0 and "must not replace a file of the dataset" in capsys.readouterr().err
+    assert (tmp_path / "voc" / "classes.txt").read_text() == classes and split.read_text().strip()
+    code = main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--class-names",
+                 str(tmp_path / "nowhere.txt"), *SMALL])
+    assert code != 0 and f"Received: class_names='{tmp_path / 'nowhere.txt'}'" in capsys.readouterr().err
+
+
 def test_evaluate_prints_table_and_miou(tiny_checkpoint, tmp_path, capsys):
     make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
     out_json = tmp_path / "scores.json"

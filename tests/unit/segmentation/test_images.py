@@ -76,6 +76,22 @@ def test_not_an_image_names_the_file(tmp_path):
         images.load_rgb(str(path))
     with pytest.raises(FileNotFoundError):
         images.load_rgb(str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match="notes.png"):  # the header check, before any decoding
+        images.check_image_file(str(path))
+    with pytest.raises(FileNotFoundError):
+        images.check_image_file(str(tmp_path / "missing.png"))
+
+
+def test_header_check_passes_an_image_without_decoding_it(tmp_path, rgb):
+    Image.fromarray(rgb).save(tmp_path / "ok.png")
+    images.check_image_file(str(tmp_path / "ok.png"))
+
+
+@pytest.mark.parametrize("short_side", [0, -5])
+def test_a_short_side_below_one_pixel_is_refused(rgb, short_side):
+    message = rf"short_side must be a size in pixels >= 1. Received: short_side={short_side}"
+    with pytest.raises(ValueError, match=message):
+        images.segmentation_preprocess(rgb, short_side=short_side)
 
 
 def _numpy_resize_crop_normalize(image, size_hw, crop_hw, mean, std, scale, resample):
