@@ -14,13 +14,9 @@ CONFIG_NAME = "config.json"
 
 # Activations both backends implement; names as in `transformers.activations.ACT2FN`.
 SUPPORTED_ACTIVATIONS = (
-    "gelu",
-    "gelu_new",
-    "gelu_pytorch_tanh",
-    "quick_gelu",
-    "relu",
-    "silu",
-    "swish",
+    "gelu", "gelu_10", "gelu_accurate", "gelu_fast", "gelu_new", "gelu_python", "gelu_python_tanh",
+    "gelu_pytorch_tanh", "hardswish", "laplace", "leaky_relu", "linear", "mish", "quick_gelu", "relu", "relu2",
+    "relu6", "sigmoid", "silu", "sqrtsoftplus", "swish", "tanh",
 )
 
 

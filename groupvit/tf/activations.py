@@ -47,14 +47,65 @@ def silu(x):
     return x * ops.sigmoid(x)
 
 
+@in_float32
+def gelu_fast(x):
+    return 0.5 * x * (1.0 + ops.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+@in_float32
+def laplace(x, mu=0.707107, sigma=0.282095):
+    return 0.5 * (1.0 + ops.erf((x - mu) / (sigma * math.sqrt(2.0))))
+
+
+@in_float32
+def mish(x):
+    return x * ops.tanh(ops.softplus(x))
+
+
+@in_float32
+def sqrtsoftplus(x):
+    return ops.sqrt(ops.softplus(x))
+
+
+@in_float32
+def sigmoid(x):
+    return ops.sigmoid(x)
+
+
+@in_float32
+def tanh(x):
+    return ops.tanh(x)
+
+
+def hardswish(x):
+    return x * ops.relu6(x + 3.0) / 6.0
+
+
+# The stateless activations of `transformers.activations.ACT2FN`, with its formulas ("prelu" and "xielu" carry
+# learned parameters no GroupViT checkpoint holds, so they are not offered).
 ACTIVATIONS: dict[str, Callable] = {
     "gelu": gelu,
+    "gelu_10": lambda x: ops.clip(gelu(x), -10.0, 10.0),
+    "gelu_accurate": gelu_tanh,
+    "gelu_fast": gelu_fast,
     "gelu_new": gelu_tanh,
+    "gelu_python": gelu,
+    "gelu_python_tanh": gelu_tanh,
     "gelu_pytorch_tanh": gelu_tanh,
+    "hardswish": hardswish,
+    "laplace": laplace,
+    "leaky_relu": lambda x: ops.leaky_relu(x, negative_slope=0.01),
+    "linear": lambda x: x,
+    "mish": mish,
     "quick_gelu": quick_gelu,
     "relu": ops.relu,
+    "relu2": lambda x: ops.square(ops.relu(x)),
+    "relu6": ops.relu6,
+    "sigmoid": sigmoid,
     "silu": silu,
+    "sqrtsoftplus": sqrtsoftplus,
     "swish": silu,
+    "tanh": tanh,
 }
 
 

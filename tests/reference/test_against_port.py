@@ -11,7 +11,7 @@ import transformers
 from port_helpers import (assert_activation_close, assert_close, assert_close_relative_to_max, build_pair, inputs_for,
                           noise_for)
 
-from groupvit.configs import GroupViTConfig
+from groupvit.configs import SUPPORTED_ACTIVATIONS, GroupViTConfig
 from tiny_configs import tiny_config
 
 CONFIGS = {
@@ -165,4 +165,26 @@ def test_port_checkpoint_directory_loads(tmp_path, safe):
         a = ours(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
         b = ref(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
     assert_close(a.logits_per_image, b.logits_per_image, ATOL, "logits")
+    assert_close_relative_to_max(a.segmentation_logits, b.segmentation_logits, 1e-5, "segmentation_logits")
+
+
+@pytest.mark.parametrize("name", SUPPORTED_ACTIVATIONS)
+def test_every_activation_name_computes_as_the_ports_act2fn(name):
+    from transformers.activations import ACT2FN
+
+    from groupvit.pt.activations import get_activation
+
+    x = torch.linspace(-12, 12, 481, dtype=torch.float32)
+    assert_close(get_activation(name)(x), ACT2FN[name](x), 1e-6, name)
+
+
+def test_a_model_with_a_less_common_activation_equals_the_port():
+    config = tiny_config(text={"hidden_act": "mish"}, vision={"hidden_act": "gelu_10"})
+    ours, ref, _ = build_pair(config)
+    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=2, length=8)
+    with torch.no_grad():
+        a = ours(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+        b = ref(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+    assert_close(a.text_embeds, b.text_embeds, ATOL, "text_embeds")
+    assert_close(a.image_embeds, b.image_embeds, ATOL, "image_embeds")
     assert_close_relative_to_max(a.segmentation_logits, b.segmentation_logits, 1e-5, "segmentation_logits")

@@ -118,7 +118,7 @@ def test_sub_config_from_nested_file(tmp_path):
         (GroupViTTextConfig, {"vocab_size": 0}, "positive integer"),
         (GroupViTTextConfig, {"max_position_embeddings": -1}, "positive integer"),
         (GroupViTTextConfig, {"hidden_act": "gelu_fancy"}, "hidden_act must be one of"),
-        (GroupViTVisionConfig, {"hidden_act": "mish"}, "hidden_act must be one of"),
+        (GroupViTVisionConfig, {"hidden_act": "prelu"}, "hidden_act must be one of"),
         (GroupViTVisionConfig, {"depths": [0, 1, 1]}, "at least one layer"),
         (GroupViTVisionConfig, {"layer_norm_eps": 0}, "positive number"),
         (GroupViTVisionConfig, {"dropout": 1.5}, "[0, 1)"),
