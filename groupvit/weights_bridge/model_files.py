@@ -19,6 +19,7 @@ from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.checkpoint import load_checkpoint
 from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
 from groupvit.weights_bridge.safetensors_io import read_safetensors, write_safetensors
+from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
 TOWERS = {GroupViTTextConfig: ("text_config", "text_model."), GroupViTVisionConfig: ("vision_config", "vision_model.")}
@@ -68,7 +69,10 @@ def load_for_model(
 
 
 def save_for_model(config: AnyConfig, weights: dict[str, np.ndarray], directory: str | os.PathLike) -> None:
-    """config.json + model.safetensors, both appearing at once (temporary files, then renamed)."""
+    """config.json + model.safetensors, both appearing at once (temporary files, then renamed). A model
+    without `num_batches_tracked` buffers (Keras) gets them as zeros, as `save_checkpoint` writes them,
+    so `transformers` loads the file without reporting missing keys."""
+    weights = check_weights(config, weights, "the weights to write", fill_optional=True)
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
     with AtomicFiles(directory) as out:

@@ -63,6 +63,12 @@ def test_save_and_load_round_trip(tmp_path, three_stage):
     config, model = three_stage
     model.save_pretrained(tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors"]
+    from groupvit.weights_bridge.safetensors_io import read_safetensors
+
+    written = read_safetensors(tmp_path / "model.safetensors")
+    # every key of a PyTorch state dict, the BatchNorm step counters too (transformers reports them missing)
+    assert written.keys() == expected_shapes(config).keys()
+    assert [int(written[k]) for k in written if k.endswith("num_batches_tracked")] == [0, 0]
     loaded = TFGroupViTModel.from_pretrained(tmp_path)
     assert loaded.config == config
     for key, value in model.to_numpy().items():
