@@ -10,7 +10,10 @@ from typing import Sequence
 from groupvit.configs import GroupViTTextConfig, GroupViTVisionConfig
 
 
-def check_pixel_values(shape: Sequence[int], config: GroupViTVisionConfig, interpolate_pos_encoding: bool) -> None:
+def check_pixel_values(shape: Sequence[int], config: GroupViTVisionConfig, interpolate_pos_encoding: bool,
+                       whole_patches: bool = False) -> None:
+    """`whole_patches`: height and width must be multiples of the patch (an exported graph's shapes); the models
+    themselves take any size holding one patch and drop a partial last patch, as the ports do."""
     shape = tuple(shape)
     if len(shape) != 4:
         raise ValueError(
@@ -28,12 +31,16 @@ def check_pixel_values(shape: Sequence[int], config: GroupViTVisionConfig, inter
     if not interpolate_pos_encoding and (height, width) != (h, w):
         raise ValueError(
             f"pixel_values must be {h}x{w} (config.image_size), or pass interpolate_pos_encoding=True "
-            f"for other sizes divisible by the patch size {ph}x{pw}. Received: {height}x{width}"
+            f"for other sizes. Received: {height}x{width}"
         )
-    if height % ph or width % pw or height < ph or width < pw:
+    if whole_patches and (height % ph or width % pw or height < ph or width < pw):
         raise ValueError(
             f"pixel_values height and width must be positive multiples of the patch size {ph}x{pw}. "
             f"Received: {height}x{width}"
+        )
+    if height < ph or width < pw:  # a partial last patch is dropped by the patch convolution, as in the ports
+        raise ValueError(
+            f"pixel_values must hold at least one patch ({ph}x{pw}). Received: {height}x{width}"
         )
 
 

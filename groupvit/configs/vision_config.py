@@ -148,10 +148,12 @@ class GroupViTVisionConfig(ConfigBase):
                 raise ValueError(
                     f"{self._ctx()}{name} must be a positive integer or a pair of them. Received: {name}={value!r}"
                 )
+        # A size that is not a multiple of the patch floors the grid (the patch convolution drops the rest),
+        # as both transformers ports do; at least one patch must fit.
         (h, w), (ph, pw) = self.image_hw, self.patch_hw
-        if h % ph or w % pw:
+        if h < ph or w < pw:
             raise ValueError(
-                f"{self._ctx()}image_size must be divisible by patch_size. "
+                f"{self._ctx()}image_size must hold at least one patch. "
                 f"Received: image_size={self.image_size!r}, patch_size={self.patch_size!r}"
             )
 

@@ -58,7 +58,7 @@ class OnnxGroupViT:
     def _pixels(self, pixel_values: Any) -> np.ndarray:
         pixels = np.asarray(pixel_values)
         input_checks.check_pixel_dtype(_kind(pixels.dtype), str(pixels.dtype))
-        input_checks.check_pixel_values(pixels.shape, self.config.vision_config, True)
+        input_checks.check_pixel_values(pixels.shape, self.config.vision_config, True, whole_patches=True)
         input_checks.check_batch(pixels.shape[0], "pixel_values")
         if not np.isfinite(pixels).all():
             input_checks.check_finite_pixels(False, int((~np.isfinite(pixels)).sum()))

@@ -9,7 +9,9 @@ from groupvit.equivalence import GRADIENT, LOSS, compare_dense
 from groupvit.equivalence.runner import compare_outputs, run_keras, run_pytorch
 from tiny_configs import STAGES, tiny_config
 
-CONFIGS = {"default": GroupViTConfig, **{name: (lambda n=name: tiny_config(n)) for name in STAGES}}
+CONFIGS = {"default": GroupViTConfig, **{name: (lambda n=name: tiny_config(n)) for name in STAGES},
+           # not a multiple of the patch (3): the grid is floored and the partial patch dropped, as the ports do
+           "partial_patch": lambda: tiny_config("two_grouping", vision={"image_size": [31, 32]})}
 
 
 def _assert_rows(rows):

@@ -112,7 +112,7 @@ def test_sub_config_from_nested_file(tmp_path):
          "may not follow one without"),
         (GroupViTVisionConfig, {"depths": [1, 1], "num_group_tokens": [16, 8], "num_output_groups": [12, 8]},
          "num_group_tokens[0] == num_output_groups[0]"),
-        (GroupViTVisionConfig, {"image_size": 225, "patch_size": 16}, "divisible by patch_size"),
+        (GroupViTVisionConfig, {"image_size": 12, "patch_size": 16}, "image_size must hold at least one patch"),
         (GroupViTVisionConfig, {"hidden_size": 0}, "positive integer"),
         (GroupViTVisionConfig, {"patch_size": -4}, "positive integer"),
         (GroupViTTextConfig, {"vocab_size": 0}, "positive integer"),

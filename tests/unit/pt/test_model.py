@@ -196,8 +196,8 @@ def test_other_input_errors(tiny_model):
     pixels, ids, _ = make_inputs(tiny_model.config, n_images=2, n_texts=3)
     with pytest.raises(ValueError, match=r"as many images as texts .*Received: 2 images and 3 texts"):
         tiny_model(input_ids=ids, pixel_values=pixels, return_loss=True)
-    with pytest.raises(ValueError, match="multiples of the patch size"):
-        tiny_model(input_ids=ids, pixel_values=pixels[..., :28, :], interpolate_pos_encoding=True)
+    with pytest.raises(ValueError, match=r"must hold at least one patch \(3x3\). Received: 2x30"):
+        tiny_model(input_ids=ids, pixel_values=pixels[..., :2, :], interpolate_pos_encoding=True)
     flat = GroupViTConfig(vision_config=dict(depths=[1], num_group_tokens=[0], num_output_groups=[0],
                                              hidden_size=32, num_attention_heads=4, intermediate_size=37,
                                              image_size=30, patch_size=3),
@@ -206,6 +206,17 @@ def test_other_input_errors(tiny_model):
         GroupViTModel(flat).eval()(input_ids=ids, pixel_values=pixels, output_segmentation=True)
     with pytest.raises(TypeError, match="needs a GroupViTConfig"):
         GroupViTModel(tiny_model.config.text_config)
+
+
+def test_a_partial_last_patch_is_dropped_as_in_the_ports(tiny_model):
+    """28 rows of 3-pixel patches: 9 patch rows, the 28th pixel row unused; maps still cover every pixel."""
+    pixels, ids, _ = make_inputs(tiny_model.config, n_images=2, n_texts=3)
+    with torch.no_grad():
+        odd = tiny_model(input_ids=ids, pixel_values=pixels[..., :28, :], interpolate_pos_encoding=True,
+                         output_segmentation=True)
+        cut = tiny_model(input_ids=ids, pixel_values=pixels[..., :27, :], interpolate_pos_encoding=True)
+    torch.testing.assert_close(odd.image_embeds, cut.image_embeds, rtol=0, atol=0)
+    assert odd.segmentation_logits.shape == (2, 3, 28, 30)
 
 
 def test_backend_imports_no_tensorflow():

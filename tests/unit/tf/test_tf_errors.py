@@ -34,9 +34,14 @@ def test_image_size_without_and_with_interpolation(setup):
     wrong = np.zeros((2, 3, 24, 30), np.float32)
     with pytest.raises(ValueError, match="interpolate_pos_encoding=True.*Received: 24x30"):
         call(model, ids, wrong)
-    odd = np.zeros((2, 3, 31, 30), np.float32)
-    with pytest.raises(ValueError, match="multiples of the patch size 3x3. Received: 31x30"):
-        call(model, ids, odd, interpolate_pos_encoding=True)
+    odd = np.random.default_rng(0).normal(size=(2, 3, 31, 30)).astype(np.float32)
+    # not a multiple of the patch: the partial last patch is dropped, as in the ports
+    out = call(model, ids, odd, interpolate_pos_encoding=True, output_segmentation=True)
+    cut = call(model, ids, odd[:, :, :30], interpolate_pos_encoding=True)
+    np.testing.assert_array_equal(out.image_embeds.numpy(), cut.image_embeds.numpy())
+    assert tuple(out.segmentation_logits.shape) == (2, ids.shape[0], 31, 30)
+    with pytest.raises(ValueError, match=r"must hold at least one patch \(3x3\). Received: 2x30"):
+        call(model, ids, odd[:, :, :2], interpolate_pos_encoding=True)
 
 
 def test_input_ids_range_length_and_mask_shape(setup):
