@@ -66,11 +66,13 @@ def load_source(checkpoint) -> tuple[str, GroupViTConfig, dict[str, np.ndarray]]
 
 
 def trace_size(config: GroupViTConfig, image_size: int | None) -> tuple[int, int]:
-    """The (H, W) the graphs are traced at: `image_size` square, else the config's own size."""
+    """The (H, W) the graphs are traced at: `image_size` square, else the config's own size (its whole patches:
+    an exported graph takes multiples of the patch)."""
     vision = config.vision_config
-    if image_size is None:
-        return tuple(int(v) for v in vision.image_hw)
     ph, pw = vision.patch_hw
+    if image_size is None:
+        h, w = vision.image_hw
+        return h // ph * ph, w // pw * pw
     if not isinstance(image_size, int) or image_size <= 0 or image_size % ph or image_size % pw:
         raise ValueError(f"image_size must be a positive multiple of the patch size {ph}x{pw}. "
                          f"Received: image_size={image_size!r}")
