@@ -14,6 +14,9 @@ STAGES = {
     "two_stage": dict(depths=[2, 1], num_group_tokens=[6, 0], num_output_groups=[6, 6]),
     "two_grouping": dict(depths=[1, 2], num_group_tokens=[8, 5], num_output_groups=[8, 5]),
     "four_stage": dict(depths=[1, 1, 1, 1], num_group_tokens=[12, 6, 3, 0], num_output_groups=[12, 6, 3, 3]),
+    # layouts both ports build: grouping after a plain stage (no projector), and a stage without layers
+    "plain_then_grouping": dict(depths=[1, 1], num_group_tokens=[0, 5], num_output_groups=[0, 5]),
+    "empty_stage": dict(depths=[1, 0, 1], num_group_tokens=[8, 4, 0], num_output_groups=[8, 4, 4]),
 }
 
 

@@ -172,8 +172,6 @@ class GroupViTVisionConfig(ConfigBase):
                 f"(one entry per stage). Received: depths={self.depths}, num_group_tokens={self.num_group_tokens}, "
                 f"num_output_groups={self.num_output_groups}"
             )
-        if any(d <= 0 for d in self.depths):
-            raise ValueError(f"{self._ctx()}every stage needs at least one layer. Received: depths={self.depths}")
         groups, outputs = self.num_group_tokens, self.num_output_groups
         for s in range(len(groups)):
             if groups[s] > 0 and outputs[s] <= 0:
@@ -183,11 +181,7 @@ class GroupViTVisionConfig(ConfigBase):
                 )
             if s == 0:
                 continue
-            if groups[s] > 0 and groups[s - 1] == 0:
-                raise ValueError(
-                    f"{self._ctx()}a stage with group tokens may not follow one without. "
-                    f"Received: num_group_tokens={groups}"
-                )
+            # (a grouping stage may follow a plain one when num_output_groups[s - 1] == 0: it has no projector)
             if groups[s] > 0 and groups[s - 1] != outputs[s - 1]:
                 raise ValueError(
                     f"{self._ctx()}stage {s} projects the previous stage's group tokens as if there were "

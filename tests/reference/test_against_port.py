@@ -22,6 +22,8 @@ CONFIGS = {
     "four_stage": lambda: tiny_config("four_stage"),
     # a size that is not a multiple of the patch (3): both ports floor the grid and drop the partial patch
     "partial_patch": lambda: tiny_config("two_grouping", vision={"image_size": [31, 32]}),
+    "plain_then_grouping": lambda: tiny_config("plain_then_grouping"),
+    "empty_stage": lambda: tiny_config("empty_stage"),
 }
 ATOL = 1e-5  # float32 rounding of two implementations that order a few sums differently
 GRAD_ATOL = 1e-4  # gradients accumulate more rounding than activations
