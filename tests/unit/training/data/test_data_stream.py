@@ -95,28 +95,22 @@ def test_restored_skip_counts_go_on_as_the_uninterrupted_streams(tmp_path, rank)
     def make():
         return SampleStream(open_source(folder), 4, rank, 2, seed=7, shuffle_buffer=4)
 
-    uninterrupted = make()
-    iterator = iter(uninterrupted)
-    counts = []
-    for _ in range(7):
-        next(iterator)
-        counts.append(uninterrupted.skips.as_dict())
-    uninterrupted.close()
+    def skip_counts(stream, steps):
+        """The stream's skip counts after each of `steps` batches."""
+        iterator, counts = iter(stream), []
+        for _ in range(steps):
+            next(iterator)
+            counts.append(stream.skips.as_dict())
+        stream.close()
+        return counts
+
+    counts = skip_counts(make(), 7)
     first = make()
-    iterator = iter(first)
-    for _ in range(4):
-        next(iterator)
+    assert skip_counts(first, 4) == counts[:4]
     state, skipped = json.loads(json.dumps(first.state())), first.skips.as_dict()
-    first.close()
-    assert skipped == counts[3]
     resumed = make()
     resumed.restore(state, skipped)
-    iterator = iter(resumed)
-    after = []
-    for _ in range(3):
-        next(iterator)
-        after.append(resumed.skips.as_dict())
-    resumed.close()
+    after = skip_counts(resumed, 3)
     assert after == counts[4:] and counts[-1]["bad_json"] >= 2
 
 
