@@ -56,7 +56,11 @@ class _Storage:
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError(f"_rebuild_tensor_v2 needs a storage. Received: {type(storage).__name__}")
-    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    size, stride, storage_offset = tuple(int(s) for s in size), tuple(int(s) for s in stride), int(storage_offset)
+    if storage_offset < 0 or min(size, default=0) < 0 or min(stride, default=0) < 0 or len(stride) != len(size):
+        raise pickle.UnpicklingError(  # a negative offset or stride would make the view read outside the storage
+            f"a tensor needs an offset, sizes and strides >= 0, one stride per size. Received: offset "
+            f"{storage_offset}, size {size}, stride {stride}")
     data = storage.data
     numel = int(np.prod(size)) if size else 1
     contiguous = all(stride[i] == int(np.prod(size[i + 1 :])) for i in range(len(size)) if size[i] > 1)
@@ -66,7 +70,7 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
             raise pickle.UnpicklingError(f"tensor of {numel} elements at offset {storage_offset} overruns its storage")
         return data[storage_offset:end].reshape(size)
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride)) if numel else storage_offset
-    if min(stride, default=0) < 0 or last >= data.size:
+    if last >= data.size:
         raise pickle.UnpicklingError("tensor strides overrun its storage")
     # A view, not a copy: the legacy format fills storages after the tensors are unpickled.
     return np.lib.stride_tricks.as_strided(

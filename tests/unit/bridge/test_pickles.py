@@ -178,3 +178,27 @@ def test_zip_without_data_pkl_is_refused(tmp_path, config):
         z.writestr("hello.txt", "hi")
     with pytest.raises(CheckpointFormatError, match="data.pkl"):
         load_checkpoint(path, config=config)
+
+
+@pytest.mark.parametrize("offset, size, stride", [
+    (-1, (10,), (10,)),  # read 36 bytes before the storage into the weights
+    (-(3 - 1) * 10**7, (3,), (10**7,)),  # passed the end check, read gigabytes past the buffer (a crash)
+    (0, (2, -3), (3, 1)),
+    (4, (3,), (-1,)),
+    (0, (2, 3), (3,)),
+])
+def test_a_tensor_view_outside_its_storage_is_refused(offset, size, stride):
+    from groupvit.weights_bridge.torch_pickle import _rebuild_tensor_v2, _Storage
+
+    with pytest.raises(pickle.UnpicklingError, match="offset, sizes and strides >= 0"):
+        _rebuild_tensor_v2(_Storage(np.arange(10, dtype=np.float32)), offset, size, stride)
+
+
+def test_views_inside_their_storage_still_read():
+    from groupvit.weights_bridge.torch_pickle import _rebuild_tensor_v2, _Storage
+
+    storage = _Storage(np.arange(10, dtype=np.float32))
+    np.testing.assert_array_equal(_rebuild_tensor_v2(storage, 1, (2, 3), (3, 1)), np.arange(1, 7).reshape(2, 3))
+    np.testing.assert_array_equal(_rebuild_tensor_v2(storage, 0, (3,), (4,)), [0, 4, 8])  # strided, a view
+    with pytest.raises(pickle.UnpicklingError, match="overrun"):
+        _rebuild_tensor_v2(storage, 0, (3,), (5,))
