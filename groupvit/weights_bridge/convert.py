@@ -11,7 +11,7 @@ from typing import Callable
 from groupvit.configs import CONFIG_NAME, GroupViTConfig
 from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.checkpoint import ConfigArg, locate, output_plan, resolve_config
-from groupvit.weights_bridge.formats import format_of_file
+from groupvit.weights_bridge.formats import DIRECTORY_ORDER, FORMATS, format_of_file
 from groupvit.weights_bridge.strict import check_weights
 
 # State-dict entries that are buffers, not parameters (left out of the parameter count).
@@ -24,6 +24,8 @@ COMPANION_FILES = (
     "tokenizer_config.json",
     "special_tokens_map.json",
     "preprocessor_config.json",
+    "segmentation_defaults.json",  # the settings segment / evaluate take by default for this model
+    "MODEL_CARD.md",
 )
 
 
@@ -83,6 +85,13 @@ def convert(
         raise ValueError(
             f"The destination must not write over the source. Received: dst files {clashes} are source files"
         )
+    if is_dir:  # another format's weight file in the folder would be loaded instead of (or before) the new one
+        others = [os.path.join(folder, FORMATS[n].file_name) for n in DIRECTORY_ORDER
+                  if FORMATS[n].file_name != file_name and os.path.isfile(os.path.join(folder, FORMATS[n].file_name))]
+        if others:
+            raise FileExistsError(
+                f"The destination folder must hold no weight file of another format: loading the folder would read "
+                f"it, not the new {file_name}. Received: {others}; remove them or choose another destination")
     existing = [f for f in dict.fromkeys(finals) if os.path.exists(f)]
     if existing and not overwrite:
         raise FileExistsError(f"The destination files must not exist (pass --overwrite). Received: {existing}")

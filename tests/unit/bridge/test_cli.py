@@ -72,3 +72,21 @@ def test_failures_exit_non_zero_with_one_line(run, tmp_path, capsys):
 
 def test_format_and_extension_must_agree(run, tmp_path, checkpoint_dir):
     assert run(checkpoint_dir, tmp_path / "model.safetensors", "--format", "h5") == 1
+
+
+def test_a_shipped_models_settings_and_card_travel_with_it(run, tmp_path):
+    from groupvit.pretrained import resolve_checkpoint
+
+    source = resolve_checkpoint("shapes-tiny")
+    assert run("shapes-tiny", tmp_path / "h5", "--format", "h5") == 0
+    for name in ("segmentation_defaults.json", "MODEL_CARD.md", "tokenizer.json"):
+        assert (tmp_path / "h5" / name).read_bytes() == open(f"{source}/{name}", "rb").read(), name
+
+
+def test_refuses_a_folder_holding_another_formats_weights(run, tmp_path, checkpoint_dir, capsys):
+    dst = tmp_path / "dst"
+    assert run(checkpoint_dir, dst) == 0  # model.safetensors, which a loader would read before tf_model.h5
+    before = {p.name: p.read_bytes() for p in dst.iterdir()}
+    assert run(checkpoint_dir, dst, "--format", "h5", "--overwrite") == 1
+    assert "no weight file of another format" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in dst.iterdir()} == before
