@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
         return verify_export(args.checkpoint, reference=args.reference, image=args.image, texts=args.texts,
                              out=args.out)
     if args.dtype:
+        ignored = [name for name, value in (("--out", args.out), ("--jit", args.jit)) if value]
+        if ignored:  # they belong to the PyTorch-against-Keras comparison, which --dtype replaces
+            raise ValueError(f"{' and '.join(ignored)} apply without --dtype (the PyTorch-against-Keras comparison). "
+                             f"Received: --dtype {args.dtype} with {', '.join(ignored)}")
         return verify_dtype(args.checkpoint, args.dtype, backend=args.backend, image=args.image, texts=args.texts,
                             config=args.config, data=args.data)
     if args.data:

@@ -82,8 +82,10 @@ class ConfigBase:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike):
-        """Read a config from a checkpoint directory or a `config.json` file."""
-        path = os.fspath(path)
+        """Read a config from a checkpoint directory, a `config.json` file, a shipped model's name or a hub id."""
+        from groupvit.pretrained import resolve_checkpoint  # framework-free, as this package
+
+        path = resolve_checkpoint(path)
         file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
         if not os.path.isfile(file):
             raise FileNotFoundError(

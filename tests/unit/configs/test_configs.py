@@ -173,3 +173,13 @@ def test_tower_configs_read_their_own_file_and_their_part_of_a_full_one(tmp_path
     assert GroupViTTextConfig.from_pretrained(tmp_path / "text") == full.text_config
     with pytest.raises(ValueError, match="groupvit_text_model"):
         GroupViTConfig.from_pretrained(tmp_path / "text")  # a tower config is not a full model's
+
+
+def test_configs_load_a_shipped_model_by_name_without_a_framework():
+    code = (
+        "import sys; from groupvit.configs import GroupViTConfig, GroupViTTextConfig; "
+        "c = GroupViTConfig.from_pretrained('shapes-tiny'); t = GroupViTTextConfig.from_pretrained('shapes-tiny'); "
+        "assert c.text_config == t and c.vision_config.image_size == 64, c; "
+        "sys.exit(1 if [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules] else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

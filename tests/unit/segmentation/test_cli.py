@@ -125,6 +125,13 @@ def test_evaluate_json_never_replaces_a_file_of_the_dataset(tiny_checkpoint, tmp
     assert code != 0 and f"Received: class_names='{tmp_path / 'nowhere.txt'}'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", [["--out", "maps"], ["--jit"]])
+def test_verify_dtype_refuses_the_options_it_would_ignore(tiny_checkpoint, tmp_path, capsys, option):
+    code = main(["verify", tiny_checkpoint, "--dtype", "bfloat16", *option])
+    assert code != 0 and f"{option[0]} apply without --dtype" in capsys.readouterr().err
+    assert not (tmp_path / "maps").exists()
+
+
 def test_evaluate_prints_table_and_miou(tiny_checkpoint, tmp_path, capsys):
     make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
     out_json = tmp_path / "scores.json"
