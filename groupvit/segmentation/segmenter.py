@@ -13,7 +13,8 @@ from groupvit.segmentation.result import SegmentationResult
 from groupvit.segmentation.templates import prompts_for, resolve_templates
 from groupvit.segmentation.windows import nearest_resize, pad_to, round_up, window_origins
 
-ImageInput = Any  # uint8 RGB array [H, W, 3] or a path
+ImageInput = Any  # uint8 RGB array [H, W, 3], uint8 grey [H, W], a PIL image or a path
+WHOLE_PATCHES_FACTOR = 16  # whole mode: at most 16 x the model's own number of patches (4 x 4 its image size)
 MODES = ("whole", "slide")
 
 
@@ -44,6 +45,8 @@ class Segmenter:
         self.batch_size = int(batch_size)
         self.text_batch_size = int(text_batch_size)
         self.patch_hw = tuple(model.config.vision_config.patch_hw)
+        # whole mode attends over every patch at once (cost grows with its square): at most this many
+        self.max_whole_patches = WHOLE_PATCHES_FACTOR * model.config.vision_config.num_patches
         self.scale = zero_shot.clamped_scale(backends.logit_scale_of(model))
         self._text_cache: dict[tuple, np.ndarray] = {}
 
@@ -80,7 +83,8 @@ class Segmenter:
         if not 0.0 <= float(background_threshold) <= 1.0:  # also refuses NaN
             raise ValueError("background_threshold must be in [0, 1] (it is compared with class probabilities). "
                              f"Received: background_threshold={background_threshold!r}")
-        if isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim == 3):
+        if isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray) and images.ndim in (2, 3)) \
+                or _is_pil(images):
             images = [images]
         names = _check_names(class_names)
         text = self.text_embeddings(names, templates)
@@ -118,6 +122,13 @@ class Segmenter:
     def _segment_whole(self, image: np.ndarray, *, text, names, bg, top_k) -> SegmentationResult:
         pixels = self.image_transform(image)
         h, w = pixels.shape[-2:]
+        patches = -(-h // self.patch_hw[0]) * -(-w // self.patch_hw[1])
+        if patches > self.max_whole_patches:
+            raise ValueError(
+                f"Whole mode attends over every patch at once, so an image may hold at most {self.max_whole_patches} "
+                f"patches ({WHOLE_PATCHES_FACTOR} x the model's {self.max_whole_patches // WHOLE_PATCHES_FACTOR}) "
+                f"once resized. Received: {image.shape[0]}x{image.shape[1]} px resized to {h}x{w} = {patches} "
+                f"patches; use mode 'slide' (its cost grows with the area), a smaller short side, or crop the image")
         padded = pad_to(pixels, round_up(h, self.patch_hw[0]), round_up(w, self.patch_hw[1]))
         out = self._vision(padded)
         scores, aff, probs, top, group_maps = self._window_scores(out, 0, padded.shape[-2:], text, bg, top_k)
@@ -177,13 +188,23 @@ def _check_names(class_names: Sequence[str]) -> list[str]:
     return names
 
 
+def _is_pil(image: Any) -> bool:
+    return hasattr(image, "getbands") and hasattr(image, "size") and not isinstance(image, np.ndarray)
+
+
 def _as_image(image: ImageInput) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         from groupvit.images import load_rgb
 
         return load_rgb(image)
+    if _is_pil(image):  # any mode, as a file of it would load
+        from groupvit.images import to_rgb
+
+        return to_rgb(image)
     image = np.asarray(image)
+    if image.ndim == 2 and image.dtype == np.uint8:  # grey
+        return np.repeat(image[:, :, None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"An image must be uint8 RGB [H, W, 3] or a path. Received: shape={image.shape}, "
-                         f"dtype={image.dtype}")
+        raise ValueError(f"An image must be uint8 RGB [H, W, 3], uint8 grey [H, W], a PIL image or a path. "
+                         f"Received: shape={image.shape}, dtype={image.dtype}")
     return image

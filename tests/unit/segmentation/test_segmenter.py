@@ -133,3 +133,32 @@ def test_a_batch_equals_one_image_at_a_time(pt_model, tiny_tokenizer, small_tran
         np.testing.assert_allclose(batched.scores, alone.scores, atol=1e-5)
         clear = ~near_ties(alone.scores)
         np.testing.assert_array_equal(batched.labels[clear], alone.labels[clear])
+
+
+def test_a_grey_array_or_a_pil_image_is_one_image(pt_model, tiny_tokenizer, small_transform):
+    from PIL import Image
+
+    segmenter = Segmenter(pt_model, tiny_tokenizer, image_transform=small_transform)
+    rgb = sample_image(40, 52)
+    grey = rgb[:, :, 1].copy()
+    from_grey = segmenter.segment(grey, CLASSES, background_threshold=0.3)
+    as_rgb = segmenter.segment(np.repeat(grey[:, :, None], 3, axis=2), CLASSES, background_threshold=0.3)
+    assert len(from_grey) == 1 and from_grey[0].labels.shape == (40, 52)
+    np.testing.assert_array_equal(from_grey[0].scores, as_rgb[0].scores)
+    from_pil = segmenter.segment(Image.fromarray(rgb), CLASSES, background_threshold=0.3)[0]
+    from_array = segmenter.segment(rgb, CLASSES, background_threshold=0.3)[0]
+    np.testing.assert_array_equal(from_pil.scores, from_array.scores)
+
+
+def test_whole_mode_refuses_more_patches_than_it_can_attend_over(pt_model, tiny_tokenizer):
+    from groupvit.images import segmentation_preprocess
+
+    segmenter = Segmenter(pt_model, tiny_tokenizer,
+                          image_transform=lambda image: segmentation_preprocess(image, short_side=30))
+    limit = segmenter.max_whole_patches  # 16 x the config's 100 patches
+    thin = sample_image(3, 560)  # resized to 30 x 5600: 10 x 1867 patches
+    with pytest.raises(ValueError, match=rf"at most {limit} patches .*Received: 3x560 px resized to 30x5600"):
+        segmenter.segment(thin, CLASSES)
+    assert segmenter.segment(sample_image(3, 40), CLASSES)[0].labels.shape == (3, 40)  # 10 x 134 patches
+    slid = segmenter.segment(thin, CLASSES, mode="slide", window=30, stride=30)  # linear in the area
+    assert slid[0].labels.shape == (3, 560)
