@@ -111,6 +111,10 @@ def output_plan(path: str | os.PathLike, format: str | None) -> tuple[str, str, 
             if fmt.write is None:
                 raise ValueError(f"format must be one of {list(WRITABLE)}. Received: a {fmt.name} file name {path!r}")
             return os.path.dirname(os.path.abspath(path)), os.path.basename(path), False
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise FileExistsError(
+            f"A destination must be a folder, or a weight file named for its format (model.safetensors, tf_model.h5, "
+            f"...). Received: {path!r}, an existing file whose name announces no weight format")
     fmt = FORMATS[format or "safetensors"]
     return os.path.abspath(path), fmt.file_name, True
 

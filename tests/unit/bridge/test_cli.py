@@ -90,3 +90,10 @@ def test_refuses_a_folder_holding_another_formats_weights(run, tmp_path, checkpo
     assert run(checkpoint_dir, dst, "--format", "h5", "--overwrite") == 1
     assert "no weight file of another format" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in dst.iterdir()} == before
+
+
+def test_an_existing_file_of_no_weight_format_is_not_a_destination(run, tmp_path, checkpoint_dir, capsys):
+    (tmp_path / "notes.txt").write_text("keep")
+    assert run(checkpoint_dir, tmp_path / "notes.txt") == 1
+    assert "a weight file named for its format" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "keep"
