@@ -25,6 +25,7 @@ from groupvit.training.run_config import RESUME_FIXED, TrainRun
 from groupvit.training.schedule import (AUTHORS_BASE_LR, AUTHORS_MIN_LR, AUTHORS_WARMUP_LR, CosineSchedule,
                                         scaled_lr)
 from groupvit.training.setup import prepare_model_and_tokenizer, check_output_folder
+from groupvit.weights_bridge.atomic import write_text
 
 LOG_NAME = "log.jsonl"
 SUMMARY_NAME = "summary.json"
@@ -67,10 +68,7 @@ def _rewrite_log(path: str, keep_through_step: int) -> None:
                              f"{path!r} is {line[:80]!r}; remove that line (or the log) and resume") from None
         if entry.get("step", 0) <= keep_through_step:
             kept.append(line if line.endswith("\n") else line + "\n")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(kept)
-    os.replace(tmp, path)
+    write_text(path, "".join(kept))
 
 
 def _progress(run: TrainRun, total: int, start: int, rank: int):
@@ -236,10 +234,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                "final": last, "skipped": skips_per_rank[0], "skipped_per_rank": skips_per_rank, "out": run.out}
     if rank == 0:
         checkpoints.write_model(run.out, config, trainer.weights(), tokenizer_files)
-        tmp = os.path.join(run.out, SUMMARY_NAME + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=1)
-        os.replace(tmp, os.path.join(run.out, SUMMARY_NAME))
+        write_text(os.path.join(run.out, SUMMARY_NAME), json.dumps(summary, indent=1))
     trainer.close()  # waits for every rank first
     return summary
 
