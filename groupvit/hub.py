@@ -4,7 +4,7 @@ Optional: `pip install "groupvit[hub]"`. The cache is `huggingface_hub`'s own (`
 `HF_HUB_CACHE`, or `cache_dir=`), so a model another library already downloaded is used as is.
 Offline (`local_files_only=True` or `HF_HUB_OFFLINE=1`) only the cache is read; online, only the
 files a GroupViT checkpoint needs are downloaded: config, one weight file (safetensors first, then
-pytorch_model.bin, then tf_model.h5) and the tokenizer files.
+pytorch_model.bin, then tf_model.h5; each one file, or an index and its shards) and the tokenizer files.
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import os
 import re
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
-WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json", "tf_model.h5", "tf_model.h5.index.json")
+# an index -> the names save_pretrained gives its shards (model-00001-of-00003.safetensors, ...)
+SHARDS = {"model.safetensors.index.json": re.compile(r"^model-\d+-of-\d+\.safetensors$"),
+          "pytorch_model.bin.index.json": re.compile(r"^pytorch_model-\d+-of-\d+\.bin$"),
+          "tf_model.h5.index.json": re.compile(r"^tf_model-\d+-of-\d+\.h5$")}
 OTHER_FILES = ("config.json", "tokenizer.json", "vocab.json", "merges.txt", "special_tokens_map.json",
                "tokenizer_config.json", "segmentation_defaults.json")
 HUB_HELP = 'pip install "groupvit[hub]" (huggingface_hub)'
@@ -39,7 +44,8 @@ def _env_flag(name: str) -> bool:
 
 def _needed(files: list[str]) -> list[str]:
     weights = next((name for name in WEIGHT_FILES if name in files), None)
-    return [name for name in OTHER_FILES if name in files] + ([weights] if weights else [])
+    shards = [name for name in files if weights in SHARDS and SHARDS[weights].match(name)]
+    return [name for name in OTHER_FILES if name in files] + ([weights] if weights else []) + shards
 
 
 def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.PathLike | None = None,

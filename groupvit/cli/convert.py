@@ -45,7 +45,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="convert a checkpoint between formats",
         description=(
             "Convert a GroupViT checkpoint (directory with config.json and model.safetensors, "
-            "pytorch_model.bin, tf_model.h5 or an authors' .pth; or a weight file) into DST: a "
+            "pytorch_model.bin, tf_model.h5 (each whole or sharded) or an authors' .pth; or a weight file) into DST: a "
             "checkpoint directory, or a file whose extension picks the format."
         ),
     )

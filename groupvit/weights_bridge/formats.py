@@ -9,10 +9,18 @@ from typing import Callable
 import numpy as np
 
 from groupvit.configs import GroupViTConfig
-from groupvit.weights_bridge.keras2_h5 import read_keras2_h5, write_keras2_h5
+from groupvit.weights_bridge.errors import CheckpointFormatError
+from groupvit.weights_bridge.keras2_h5 import (
+    from_tf_names,
+    read_keras2_h5,
+    read_keras2_h5_shard,
+    tf_path,
+    write_keras2_h5,
+)
 from groupvit.weights_bridge.nvlabs_pth import read_nvlabs_pth
 from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
-from groupvit.weights_bridge.safetensors_io import read_safetensors, write_safetensors
+from groupvit.weights_bridge.safetensors_io import read_metadata, read_safetensors, write_safetensors
+from groupvit.weights_bridge.sharded import read_sharded
 from groupvit.weights_bridge.strict import check_weights
 
 Progress = Callable[[int], None]
@@ -34,15 +42,61 @@ class Format:
 
 
 def _read_safetensors(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
-    return check_weights(config, read_safetensors(path), path, fill_optional=True)
+    return _safetensors_weights(path, config, progress, lazy=False)
 
 
 def _read_safetensors_lazy(path: str, config: GroupViTConfig, progress: Progress | None) -> dict:
-    return check_weights(config, read_safetensors(path, lazy=True), path, fill_optional=True)
+    return _safetensors_weights(path, config, progress, lazy=True)
+
+
+def _safetensors_weights(path: str, config: GroupViTConfig, progress: Progress | None, lazy: bool) -> dict:
+    """PyTorch names, or the old TensorFlow port's (its `save_pretrained(safe_serialization=True)`,
+    metadata `format: tf`), read lazily or not."""
+    weights = read_safetensors(path, lazy=lazy)
+    if _stored_format(path) == "tf":
+        return from_tf_names(weights, config, path, progress)
+    return check_weights(config, weights, path, fill_optional=True)
+
+
+def _stored_format(path: str) -> str:
+    stored = read_metadata(path).get("format", "pt")
+    if stored not in ("pt", "tf"):
+        raise CheckpointFormatError(path, 'a safetensors file of PyTorch ("format": "pt") or TensorFlow ("tf") '
+                                          'weights', f"metadata format {stored!r}")
+    return stored
+
+
+def _same_name(name: str) -> str:
+    return tf_path(name) or name
+
+
+def _read_safetensors_index(path: str, config: GroupViTConfig, progress: Progress | None,
+                            lazy: bool = False) -> dict:
+    formats: dict[str, str] = {}
+
+    def shard(file: str) -> dict:
+        formats[os.path.basename(file)] = _stored_format(file)
+        return read_safetensors(file, lazy=lazy)
+
+    weights = read_sharded(path, shard, _same_name)
+    if len(set(formats.values())) > 1:
+        raise CheckpointFormatError(path, "an index of shards that all hold PyTorch or all TensorFlow weights",
+                                    f"metadata formats {formats}")
+    if "tf" in formats.values():
+        return from_tf_names(weights, config, path, progress)
+    return check_weights(config, weights, path, fill_optional=True)
 
 
 def _read_bin(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
     return check_weights(config, read_pytorch_bin(path), path, fill_optional=True)
+
+
+def _read_bin_index(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
+    return check_weights(config, read_sharded(path, read_pytorch_bin), path, fill_optional=True)
+
+
+def _read_h5_index(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
+    return from_tf_names(read_sharded(path, read_keras2_h5_shard, _same_name), config, path, progress)
 
 
 def _write_safetensors(
@@ -74,6 +128,13 @@ FORMATS: dict[str, Format] = {
                           read_lazy=_read_safetensors_lazy),
     "bin": Format("bin", "pytorch_model.bin", ".bin", _read_bin, None),
     "h5": Format("h5", "tf_model.h5", ".h5", read_keras2_h5, write_keras2_h5),
+    # transformers' save_pretrained(max_shard_size=...): an index and its shards (read only)
+    "safetensors-sharded": Format("safetensors-sharded", "model.safetensors.index.json", ".safetensors.index.json",
+                                  _read_safetensors_index, None,
+                                  read_lazy=lambda path, config, progress: _read_safetensors_index(
+                                      path, config, progress, lazy=True)),
+    "bin-sharded": Format("bin-sharded", "pytorch_model.bin.index.json", ".bin.index.json", _read_bin_index, None),
+    "h5-sharded": Format("h5-sharded", "tf_model.h5.index.json", ".h5.index.json", _read_h5_index, None),
     "keras": Format(
         "keras",
         "model.weights.h5",
@@ -84,8 +145,8 @@ FORMATS: dict[str, Format] = {
     "pth": Format("pth", "", ".pth", lambda path, config, progress: read_nvlabs_pth(path, config), None, False),
 }
 WRITABLE = tuple(name for name, f in FORMATS.items() if f.write is not None)
-# Looked for in a checkpoint directory, first found wins.
-DIRECTORY_ORDER = ("safetensors", "bin", "h5", "keras")
+# Looked for in a checkpoint directory, first found wins (a single file before an index, as transformers).
+DIRECTORY_ORDER = ("safetensors", "safetensors-sharded", "bin", "bin-sharded", "h5", "h5-sharded", "keras")
 
 
 def format_of_file(path: str | os.PathLike) -> Format:

@@ -32,12 +32,6 @@ def read_keras2_h5(
     """Canonical weights (PyTorch names and layouts) of a `tf_model.h5` written for `config`."""
     import h5py
 
-    expected = expected_shapes(config)
-    table = name_table(list(expected))
-    by_tf = {name: key for key, (name, _) in table.items() if name is not None}
-    out: dict[str, np.ndarray] = {}
-    unexpected: list[str] = []
-    mis_shaped: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
     with _open(path) as f:
         layers = _read_names(f, "layer_names", path)
         if layers != [MAIN_LAYER]:
@@ -45,35 +39,86 @@ def read_keras2_h5(
                 path, EXPECTED + f" with layer_names == [{MAIN_LAYER!r}]", f"layer_names={layers}"
             )
         group = f[MAIN_LAYER]
+        stored = {}
         for weight_name in _read_names(group, "weight_names", path):
-            parts = weight_name.split("/")
-            if len(parts) < 3 or parts[1] != MAIN_LAYER or not weight_name.endswith(WEIGHT_SUFFIX):
-                unexpected.append(weight_name)
-                continue
-            tf_path = "/".join(parts[2:])[: -len(WEIGHT_SUFFIX)]
-            key = by_tf.get(tf_path)
-            if key is None or key in out:
-                unexpected.append(weight_name)
-                continue
-            if weight_name not in group or not isinstance(group[weight_name], h5py.Dataset):
+            dataset = group[weight_name] if weight_name in group else None
+            if not isinstance(dataset, h5py.Dataset):
                 raise CheckpointFormatError(path, EXPECTED, f"weight_names lists {weight_name!r} but it has no dataset")
-            dataset = group[weight_name]
-            transform = table[key][1]
-            want = transform.tf_shape(expected[key])
-            if tuple(dataset.shape) != tuple(want):
-                mis_shaped.append((f"{key} (h5 {weight_name})", tuple(want), tuple(dataset.shape)))
-                continue
-            try:
-                value = dataset[()]
-            except OSError as err:
-                raise CheckpointFormatError(path, EXPECTED, f"unreadable dataset {weight_name!r} ({err})") from None
-            out[key] = transform.to_pt(np.asarray(value))
-            if progress is not None:
-                progress(out[key].nbytes)
+            stored[weight_name] = _H5Value(path, weight_name, dataset)
+        return from_tf_names(stored, config, path, progress)
+
+
+def read_keras2_h5_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """One shard of a sharded `tf_model.h5` (`tf_model-00001-of-00003.h5`): a dataset per weight at its
+    name without the model's scope (`groupvit/<path>:0`), all of them listed in the root's `layer_names`."""
+    import h5py
+
+    expected = "a shard of a sharded tf_model.h5 (HDF5, one dataset per weight named in layer_names)"
+    with _open(path) as f:
+        out = {}
+        for name in _read_names(f, "layer_names", path):
+            dataset = f[name] if name in f else None
+            if not isinstance(dataset, h5py.Dataset):
+                raise CheckpointFormatError(path, expected, f"layer_names lists {name!r} but it has no dataset")
+            out[name] = np.asarray(_H5Value(path, name, dataset))
+        return out
+
+
+def from_tf_names(
+    stored: dict[str, object], config: GroupViTConfig, path: str | os.PathLike, progress: Progress | None = None
+) -> dict[str, np.ndarray]:
+    """Canonical weights from values named as the old port's variables, `[<scope>/]groupvit/<path>:0`,
+    in its layouts: its `tf_model.h5`, the shards of a sharded one, and the safetensors files it writes
+    with `safe_serialization=True` (metadata `format: tf`). Each value has `.shape` and is read by
+    `np.asarray` (an h5 dataset wrapper, a lazily read safetensors tensor, or an array). Strict: one error
+    lists every missing, unexpected and mis-shaped weight."""
+    expected = expected_shapes(config)
+    table = name_table(list(expected))
+    by_tf = {name: key for key, (name, _) in table.items() if name is not None}
+    out: dict[str, np.ndarray] = {}
+    unexpected: list[str] = []
+    mis_shaped: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    for weight_name, value in stored.items():
+        key = by_tf.get(tf_path(weight_name) or "")
+        if key is None or key in out:
+            unexpected.append(weight_name)
+            continue
+        transform = table[key][1]
+        want = transform.tf_shape(expected[key])
+        if tuple(value.shape) != tuple(want):
+            mis_shaped.append((f"{key} (stored as {weight_name})", tuple(want), tuple(value.shape)))
+            continue
+        out[key] = transform.to_pt(np.asarray(value))
+        if progress is not None:
+            progress(out[key].nbytes)
     missing = [k for k, (name, _) in table.items() if name is not None and k not in out]
     if missing or unexpected or mis_shaped:
         raise CheckpointMismatchError(os.fspath(path), missing, unexpected, mis_shaped)
     return check_weights(config, out, os.fspath(path), fill_optional=True)
+
+
+def tf_path(weight_name: str) -> str | None:
+    """`[<scope>/]groupvit/<path>:0` -> `<path>` (None for any other name)."""
+    parts = weight_name.split("/")
+    if parts and parts[0] != MAIN_LAYER:
+        parts = parts[1:]  # the Keras model's scope, which the sharded files leave out
+    if len(parts) < 2 or parts[0] != MAIN_LAYER or not weight_name.endswith(WEIGHT_SUFFIX):
+        return None
+    return "/".join(parts[1:])[: -len(WEIGHT_SUFFIX)]
+
+
+class _H5Value:
+    """One dataset of an open h5 file, read when converted; an unreadable one is a format error."""
+
+    def __init__(self, path: str | os.PathLike, name: str, dataset) -> None:
+        self.path, self.name, self.dataset, self.shape = path, name, dataset, tuple(dataset.shape)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        try:
+            value = np.asarray(self.dataset[()])
+        except OSError as err:
+            raise CheckpointFormatError(self.path, EXPECTED, f"unreadable dataset {self.name!r} ({err})") from None
+        return value if dtype is None else value.astype(dtype, copy=False)
 
 
 def write_keras2_h5(

@@ -3,7 +3,7 @@
 A full GroupViT checkpoint is read through `load_checkpoint` (every format of the bridge), and
 a tower class (text or vision model) takes its part of it. A tower's own checkpoint (a
 config.json of model_type `groupvit_text_model` / `groupvit_vision_model`, written by a tower
-model's `save_pretrained`) holds model.safetensors or pytorch_model.bin.
+model's `save_pretrained`) holds model.safetensors or pytorch_model.bin, or an index of their shards.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.checkpoint import load_checkpoint
 from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
 from groupvit.weights_bridge.safetensors_io import read_safetensors, write_safetensors
+from groupvit.weights_bridge.sharded import read_sharded
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -37,15 +38,19 @@ def _model_type(directory: str) -> str | None:
 
 
 def _read_tower_weights(directory: str, lazy: bool = False) -> dict[str, np.ndarray]:
-    path = os.path.join(directory, "model.safetensors")
-    if os.path.isfile(path):
-        return read_safetensors(path, lazy=lazy)
-    path = os.path.join(directory, "pytorch_model.bin")
-    if os.path.isfile(path):
-        return read_pytorch_bin(path)
+    readers = {
+        "model.safetensors": lambda path: read_safetensors(path, lazy=lazy),
+        "model.safetensors.index.json": lambda path: read_sharded(path, lambda s: read_safetensors(s, lazy=lazy)),
+        "pytorch_model.bin": read_pytorch_bin,
+        "pytorch_model.bin.index.json": lambda path: read_sharded(path, read_pytorch_bin),
+    }
+    for name, read in readers.items():  # transformers' order
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return read(path)
     raise FileNotFoundError(
-        f"A text or vision model checkpoint directory must hold model.safetensors or pytorch_model.bin. "
-        f"Received: {directory!r}"
+        f"A text or vision model checkpoint directory must hold one of {list(readers)}. Received: {directory!r} "
+        f"with {sorted(os.listdir(directory))[:10]}"
     )
 
 

@@ -14,7 +14,9 @@ EXPECTED = "a safetensors file (8-byte header length, JSON header, tensor data)"
 
 # safetensors dtype tag -> numpy dtype (little-endian, as the format stores them)
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
-          "U8": "u1", "BOOL": "?"}
+          "U8": "u1", "BOOL": "?", "BF16": "<u2"}
+# numpy has no bfloat16: its 16 bits are read as uint16 and widened to float32, exactly (the top half).
+WIDENED = {"BF16": np.dtype("<f4")}
 
 
 def read_safetensors(path: str | os.PathLike, *, lazy: bool = False) -> dict[str, np.ndarray]:
@@ -31,26 +33,32 @@ def read_safetensors(path: str | os.PathLike, *, lazy: bool = False) -> dict[str
     once. The header and every entry's extent are checked either way.
     """
     path = os.fspath(path)
-    data_start, header, entries = _read_header(path)
+    data_start, header, entries, _ = _read_header(path)
     if lazy:
-        stored = {key: StoredArray(path, key, data_start + begin, dtype, shape)
-                  for (begin, _, dtype, shape), key in entries}
+        stored = {key: StoredArray(path, key, data_start + begin, tag, shape)
+                  for (begin, _, tag, shape), key in entries}
         return {key: stored[key] for key in header}
     out: dict[str, np.ndarray] = {}
     with open(path, "rb") as f:
-        for (begin, _, dtype, shape), key in entries:
-            out[key] = _read_into(f, path, key, data_start + begin, dtype, shape)
+        for (begin, _, tag, shape), key in entries:
+            out[key] = _read_into(f, path, key, data_start + begin, tag, shape)
     return {key: out[key] for key in header}  # the file's own order
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The header's `__metadata__` ({} when absent): `{"format": "tf"}` marks the old TensorFlow port's
+    variable names and layouts, `"pt"` (or nothing) PyTorch's."""
+    return _read_header(os.fspath(path))[3]
 
 
 class StoredArray:
     """One tensor of a safetensors file, read from the file only when its data is asked for."""
 
-    __slots__ = ("path", "key", "offset", "dtype", "shape")
+    __slots__ = ("path", "key", "offset", "tag", "dtype", "shape")
 
-    def __init__(self, path: str, key: str, offset: int, dtype: str, shape: tuple[int, ...]) -> None:
-        self.path, self.key, self.offset = path, key, offset
-        self.dtype, self.shape = np.dtype(dtype), tuple(shape)
+    def __init__(self, path: str, key: str, offset: int, tag: str, shape: tuple[int, ...]) -> None:
+        self.path, self.key, self.offset, self.tag = path, key, offset, tag
+        self.dtype, self.shape = WIDENED.get(tag, np.dtype(DTYPES[tag])), tuple(shape)
 
     @property
     def ndim(self) -> int:
@@ -58,7 +66,7 @@ class StoredArray:
 
     def read(self) -> np.ndarray:
         with open(self.path, "rb") as f:
-            return _read_into(f, self.path, self.key, self.offset, self.dtype, self.shape)
+            return _read_into(f, self.path, self.key, self.offset, self.tag, self.shape)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         array = self.read()
@@ -68,8 +76,8 @@ class StoredArray:
         return f"StoredArray({self.path!r}, {self.key!r}, dtype={self.dtype}, shape={self.shape})"
 
 
-def _read_header(path: str) -> tuple[int, dict, list]:
-    """(start of the data section, header without metadata, sorted checked entries)."""
+def _read_header(path: str) -> tuple[int, dict, list, dict]:
+    """(start of the data section, header without metadata, sorted checked entries, metadata)."""
     _check_header(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -80,24 +88,31 @@ def _read_header(path: str) -> tuple[int, dict, list]:
             raise CheckpointFormatError(path, EXPECTED, f"a header that is not JSON ({err})") from None
     if not isinstance(header, dict):
         raise CheckpointFormatError(path, EXPECTED, f"a JSON header of type {type(header).__name__}")
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", None)
+    if not isinstance(metadata, dict):
+        metadata = {}
     data_start, data_len = 8 + header_len, size - 8 - header_len
     entries = sorted(((_entry(path, key, info, data_len), key) for key, info in header.items()))
-    return data_start, header, entries
+    return data_start, header, entries, metadata
 
 
-def _read_into(f, path: str, key: str, offset: int, dtype, shape: tuple[int, ...]) -> np.ndarray:
-    array = np.empty(shape, dtype=dtype)
+def _read_into(f, path: str, key: str, offset: int, tag: str, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.empty(shape, dtype=DTYPES[tag])
     f.seek(offset)
     if array.nbytes and f.readinto(memoryview(array.reshape(-1)).cast("B")) != array.nbytes:
         raise CheckpointFormatError(path, EXPECTED, f"a file that ends inside tensor {key!r}")
+    if tag == "BF16":
+        widened = array.astype("<u4")
+        widened <<= 16  # in place: a () tensor stays an array
+        return widened.view(WIDENED[tag])
     return array
 
 
 def _entry(path, key: str, info, data_len: int) -> tuple[int, int, str, tuple[int, ...]]:
-    """(begin, end, numpy dtype, shape) of one header entry, checked against the data section."""
+    """(begin, end, dtype tag, shape) of one header entry, checked against the data section."""
     try:
-        dtype, shape, (begin, end) = DTYPES[info["dtype"]], tuple(int(d) for d in info["shape"]), info["data_offsets"]
+        tag, shape, (begin, end) = info["dtype"], tuple(int(d) for d in info["shape"]), info["data_offsets"]
+        dtype = DTYPES[tag]
     except KeyError as err:
         raise CheckpointFormatError(
             path, EXPECTED, f"tensor {key!r} with an entry {info!r} (dtype must be one of {sorted(DTYPES)}; "
@@ -112,7 +127,7 @@ def _entry(path, key: str, info, data_len: int) -> tuple[int, int, str, tuple[in
             f"tensor {key!r} at bytes [{begin}, {end}) of a {data_len}-byte data section; "
             f"its dtype and shape {shape} need {nbytes} bytes",
         )
-    return begin, end, dtype, shape
+    return begin, end, tag, shape
 
 
 def write_safetensors(weights: dict[str, np.ndarray], path: str | os.PathLike) -> None:

@@ -86,3 +86,28 @@ def test_our_keras3_model_agrees_with_the_port(fixture_outputs):
     out = model(**{k: fixture_outputs[k] for k in INPUT_NAMES}, training=False)
     logits = np.asarray(out["logits_per_image"] if isinstance(out, dict) else out.logits_per_image)
     np.testing.assert_allclose(logits, fixture_outputs["logits_per_image"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("how, index", [("sharded h5", "tf_model.h5.index.json"),
+                                        ("safetensors", None),
+                                        ("sharded safetensors", "model.safetensors.index.json")])
+def test_what_the_port_saves_sharded_or_as_safetensors_reads_as_its_tf_model_h5(tmp_path, how, index, fixture_outputs,
+                                                                                 port_reference):
+    """The port's save_pretrained(max_shard_size=...) writes tf_model.h5.index.json + shards whose datasets drop
+    the model's scope; with safe_serialization=True it writes its own variable names and layouts into
+    model.safetensors (metadata format "tf"), sharded or not. All read as the port's unsharded file."""
+    port = transformers.TFGroupViTModel.from_pretrained(FIXTURE)
+    kwargs = {"safe_serialization": "safetensors" in how}
+    if "sharded" in how:
+        kwargs["max_shard_size"] = "100KB"
+    port.save_pretrained(tmp_path / "saved", **kwargs)
+    files = sorted(p.name for p in (tmp_path / "saved").iterdir())
+    assert (index or "model.safetensors") in files and len(files) > (3 if index else 1), files
+    _, expected = load_checkpoint(FIXTURE)
+    _, got = load_checkpoint(tmp_path / "saved")
+    assert sorted(got) == sorted(expected)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+    ours = TFGroupViTModel.from_pretrained(tmp_path / "saved")
+    out = ours(**{k: fixture_outputs[k] for k in INPUT_NAMES})
+    np.testing.assert_allclose(out.logits_per_image.numpy(), port_reference["logits_per_image"], rtol=1e-5, atol=1e-5)

@@ -192,3 +192,50 @@ def test_a_model_with_a_less_common_activation_equals_the_port():
     assert_close(a.text_embeds, b.text_embeds, ATOL, "text_embeds")
     assert_close(a.image_embeds, b.image_embeds, ATOL, "image_embeds")
     assert_close_relative_to_max(a.segmentation_logits, b.segmentation_logits, 1e-5, "segmentation_logits")
+
+
+@pytest.mark.parametrize("how", ["sharded", "bfloat16", "float16"])
+def test_port_checkpoints_saved_sharded_or_in_half_precision_load(tmp_path, how):
+    """save_pretrained(max_shard_size=...) writes an index and shards; a model cast to bfloat16 / float16 first
+    writes BF16 / F16 tensors. Ours reads them as float32 and answers as the port does on the same file."""
+    config = tiny_config()
+    _, ref, _ = build_pair(config, seed=6)
+    if how == "sharded":
+        ref.save_pretrained(tmp_path, max_shard_size="20KB")
+        assert (tmp_path / "model.safetensors.index.json").is_file() and len(list(tmp_path.glob("model-*"))) > 2
+    else:
+        ref.to(getattr(torch, how)).save_pretrained(tmp_path)
+        ref = type(ref).from_pretrained(tmp_path, dtype=torch.float32).eval()  # the port, widened as ours is
+    from groupvit.pt import GroupViTModel
+
+    ours = GroupViTModel.from_pretrained(tmp_path)
+    for name, value in ref.state_dict().items():
+        if not name.endswith("position_ids"):
+            assert torch.equal(ours.state_dict()[name], value), name
+    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=2, length=7)
+    with torch.no_grad():
+        a = ours(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+        b = ref(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+    assert_close(a.logits_per_image, b.logits_per_image, ATOL, "logits")
+    assert_close_relative_to_max(a.segmentation_logits, b.segmentation_logits, 1e-5, "segmentation_logits")
+
+
+@pytest.mark.parametrize("tower", ["GroupViTTextModel", "GroupViTVisionModel"])
+def test_a_sharded_tower_checkpoint_of_the_port_loads(tmp_path, tower):
+    import groupvit.pt
+
+    config = tiny_config()
+    _, ref, _ = build_pair(config, seed=7)
+    text = tower == "GroupViTTextModel"
+    port_tower = getattr(transformers, tower)(ref.config.text_config if text else ref.config.vision_config).eval()
+    inner = port_tower.text_model if text else port_tower.vision_model
+    inner.load_state_dict((ref.text_model if text else ref.vision_model).state_dict())
+    port_tower.save_pretrained(tmp_path, max_shard_size="10KB")
+    assert (tmp_path / "model.safetensors.index.json").is_file()
+    ours = getattr(groupvit.pt, tower).from_pretrained(tmp_path)
+    theirs = port_tower.state_dict()
+    assert sorted(k for k in ours.state_dict() if not k.endswith("position_ids")) == \
+        sorted(k for k in theirs if not k.endswith("position_ids"))
+    for name, value in theirs.items():
+        if not name.endswith("position_ids"):
+            assert torch.equal(ours.state_dict()[name], value), name

@@ -131,6 +131,12 @@ def test_online_only_the_needed_files_are_asked_for(monkeypatch, tmp_path):
                                                       "tokenizer.json", "special_tokens_map.json",
                                                       "tokenizer_config.json"])
     assert asked["revision"] == "main" and asked["cache_dir"] == str(tmp_path)
+    # a sharded checkpoint: the index and its shards, not the shards of another format
+    files[:] = ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors", "tf_model.h5", "tf_model-00001-of-00002.h5", "README.md"]
+    hub.snapshot(REPO, cache_dir=tmp_path)
+    assert sorted(asked["allow_patterns"]) == ["config.json", "model-00001-of-00002.safetensors",
+                                               "model-00002-of-00002.safetensors", "model.safetensors.index.json"]
 
 
 class _Unreachable(Exception):

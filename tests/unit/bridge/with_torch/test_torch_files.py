@@ -105,3 +105,23 @@ def test_authors_pth_written_by_torch_save(tmp_path, fake_omegaconf, monkeypatch
     monkeypatch.delitem(sys.modules, fake_omegaconf.__name__)  # the reader must not need it
     loaded_config, loaded = load_checkpoint(tmp_path / "group_vit_tiny.pth", config=config)
     assert_same_weights(weights, loaded)
+
+
+def test_bfloat16_safetensors_are_widened_exactly(tmp_path):
+    """A checkpoint saved in bfloat16 (`model.to(torch.bfloat16).save_pretrained(...)`): numpy has no bfloat16, so each
+    value is read as float32, equal to torch's own widening of the same file."""
+    from safetensors.torch import load_file, save_file
+
+    from groupvit.weights_bridge.safetensors_io import read_safetensors
+
+    values = {"w": torch.randn(5, 7, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16),
+              "scalar": torch.tensor(-3.140625, dtype=torch.bfloat16),
+              "extremes": torch.tensor([float("inf"), -0.0, 1e-40, 3.0e38], dtype=torch.bfloat16)}
+    save_file(values, str(tmp_path / "bf16.safetensors"))
+    reference = {k: v.float().numpy() for k, v in load_file(str(tmp_path / "bf16.safetensors")).items()}
+    for lazy in (False, True):
+        got = read_safetensors(tmp_path / "bf16.safetensors", lazy=lazy)
+        for key, value in reference.items():
+            array = np.asarray(got[key])
+            assert array.dtype == np.float32 and array.shape == value.shape, key
+            assert array.tobytes() == value.tobytes(), key
