@@ -16,7 +16,13 @@ from groupvit.pt.mlp import GroupViTMLP
 from groupvit.pt.precision import resolve_dtype, widen
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
 from groupvit.pretrained import resolve_checkpoint
-from groupvit.weights_bridge.model_files import load_for_model, save_for_model
+from groupvit.weights_bridge.model_files import (
+    auto_dtype,
+    load_for_model,
+    loading_info,
+    pick_weights,
+    save_for_model,
+)
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -130,7 +136,10 @@ class GroupViTPreTrainedModel(nn.Module):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, *,
                         revision: str | None = None, cache_dir: str | os.PathLike | None = None,
-                        local_files_only: bool | None = None, torch_dtype: str | torch.dtype | None = None):
+                        local_files_only: bool | None = None, torch_dtype: str | torch.dtype | None = None,
+                        dtype: str | torch.dtype | None = None, subfolder: str = "", from_tf: bool = False,
+                        use_safetensors: bool | None = None, output_loading_info: bool = False,
+                        low_cpu_mem_usage: bool | None = None):
         """Load a checkpoint in any format of the weight bridge, strictly, in eval mode.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
@@ -138,11 +147,21 @@ class GroupViTPreTrainedModel(nn.Module):
         A text or vision model also takes its part of a full GroupViT checkpoint.
         `path` may also be a shipped model's name (`shapes-tiny`) or a Hugging Face hub id (`org/name`,
         with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
-        `torch_dtype`: torch.bfloat16 / "bfloat16" gives a bfloat16 model (float32 islands: groupvit.pt.precision);
-        None, "auto" or float32 the checkpoint's float32 weights as they are.
+        `dtype` (transformers 5's name; `torch_dtype` as in 4.x): torch.bfloat16 / "bfloat16" gives a bfloat16 model
+        (float32 islands: groupvit.pt.precision); None or float32 a float32 model, whatever the file stores
+        (bfloat16 and float16 tensors are widened exactly); "auto" the dtype named in config.json (`dtype` or
+        `torch_dtype`: bfloat16 gives bfloat16, anything else float32).
+        transformers' `subfolder`, `from_tf` (read tf_model.h5 first), `use_safetensors` and
+        `output_loading_info` (returns `(model, info)`; loading is strict, so the info's lists are empty) work as
+        there; `low_cpu_mem_usage` is accepted and changes nothing (loading never holds two copies).
         """
-        dtype = resolve_dtype(torch_dtype)
+        if dtype is not None and torch_dtype is not None and resolve_dtype(dtype) != resolve_dtype(torch_dtype):
+            raise ValueError(f"dtype and torch_dtype (its older name) must agree when both are given. "
+                             f"Received: dtype={dtype!r}, torch_dtype={torch_dtype!r}")
+        dtype = dtype if dtype is not None else torch_dtype
         path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        path = pick_weights(path, subfolder=subfolder, prefer_tf=from_tf, use_safetensors=use_safetensors)
+        dtype = resolve_dtype(auto_dtype(path) if dtype == "auto" else dtype)
         # lazy: each tensor is read from the file just before it is cast and assigned (a bfloat16 model
         # never holds the float32 weights all at once)
         config, weights = load_for_model(path, cls.config_class, config, lazy=True)
@@ -152,7 +171,7 @@ class GroupViTPreTrainedModel(nn.Module):
                 model = model.to(dtype)  # each weight is cast as it arrives: no float32 model in between
         model.load_weights(weights, source=os.fspath(path), assign=True)
         _settle_allocator()
-        return model.eval()
+        return (model.eval(), loading_info()) if output_loading_info else model.eval()
 
     def save_pretrained(self, save_directory: str | os.PathLike) -> None:
         """Write config.json and model.safetensors (both appear at once, or neither)."""

@@ -16,7 +16,7 @@ from groupvit.tf.graph_call import GraphCache, check_call_mode
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
 from groupvit.pretrained import resolve_checkpoint
-from groupvit.weights_bridge.model_files import load_for_model, save_for_model
+from groupvit.weights_bridge.model_files import load_for_model, loading_info, pick_weights, save_for_model
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -129,7 +129,8 @@ class TFGroupViTPreTrainedModel(keras.Model):
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, *,
                         revision: str | None = None, cache_dir: str | os.PathLike | None = None,
-                        local_files_only: bool | None = None, **kwargs: Any):
+                        local_files_only: bool | None = None, subfolder: str = "", from_pt: bool = False,
+                        use_safetensors: bool | None = None, output_loading_info: bool = False, **kwargs: Any):
         """Load a checkpoint in any format of the weight bridge, strictly.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
@@ -137,12 +138,18 @@ class TFGroupViTPreTrainedModel(keras.Model):
         A text or vision model also takes its part of a full GroupViT checkpoint.
         `path` may also be a shipped model's name (`shapes-tiny`) or a Hugging Face hub id (`org/name`,
         with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
+        The old port's `from_pt=True` is accepted (PyTorch files are read either way, before tf_model.h5);
+        `subfolder`, `use_safetensors` and `output_loading_info` (returns `(model, info)`; loading is strict,
+        so the info's lists are empty) work as there. Other keyword arguments go to the Keras model
+        (`dtype="bfloat16"`, `name`, ...).
         """
+        del from_pt  # the folder's order already reads PyTorch's files first
         path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        path = pick_weights(path, subfolder=subfolder, use_safetensors=use_safetensors)
         config, weights = load_for_model(path, cls.config_class, config)
         model = cls(config, **kwargs)
         model.assign_numpy(weights)
-        return model
+        return (model, loading_info()) if output_loading_info else model
 
     # ----- Keras plumbing ------------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from groupvit.configs import CONFIG_NAME, GroupViTConfig, GroupViTTextConfig, Gr
 from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.checkpoint import load_checkpoint
+from groupvit.weights_bridge.formats import DIRECTORY_ORDER, FORMATS
 from groupvit.weights_bridge.pytorch_bin import read_pytorch_bin
 from groupvit.weights_bridge.safetensors_io import read_safetensors, write_safetensors
 from groupvit.weights_bridge.sharded import read_sharded
@@ -52,6 +53,55 @@ def _read_tower_weights(directory: str, lazy: bool = False) -> dict[str, np.ndar
         f"A text or vision model checkpoint directory must hold one of {list(readers)}. Received: {directory!r} "
         f"with {sorted(os.listdir(directory))[:10]}"
     )
+
+
+# What from_pretrained reports with output_loading_info=True: loading is strict, so all stay empty (a problem is
+# an error listing every missing, unexpected and mis-shaped key instead).
+EMPTY_LOADING_INFO = ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs")
+
+
+def loading_info() -> dict[str, list]:
+    return {name: [] for name in EMPTY_LOADING_INFO}
+
+
+def pick_weights(path: str, *, subfolder: str = "", prefer_tf: bool = False,
+                 use_safetensors: bool | None = None) -> str:
+    """The folder or weight file `from_pretrained` reads, after transformers' arguments: `subfolder` inside
+    `path`; `prefer_tf` (PyTorch's `from_tf=True`) reads the Keras 2 port's tf_model.h5 first when the folder
+    also holds other weights; `use_safetensors` True reads only safetensors, False anything but safetensors.
+    Without them the folder's own order applies (safetensors, pytorch_model.bin, tf_model.h5, ...)."""
+    if subfolder:
+        if os.path.isabs(subfolder) or ".." in subfolder.replace("\\", "/").split("/"):
+            raise ValueError(f"subfolder must be a relative path inside the checkpoint. Received: {subfolder!r}")
+        path = os.path.join(path, subfolder)
+    if not os.path.isdir(path) or (not prefer_tf and use_safetensors is None):
+        return path
+    if _model_type(path) in (GroupViTTextConfig.model_type, GroupViTVisionConfig.model_type):
+        return path  # a tower's own checkpoint: model.safetensors or pytorch_model.bin (_read_tower_weights)
+    order = [name for name in DIRECTORY_ORDER if use_safetensors is None
+             or use_safetensors == name.startswith("safetensors")]
+    if prefer_tf:
+        order.sort(key=lambda name: not name.startswith("h5"))
+    for name in order:
+        file = os.path.join(path, FORMATS[name].file_name)
+        if os.path.isfile(file):
+            return file
+    raise FileNotFoundError(
+        f"With use_safetensors={use_safetensors!r}, a checkpoint directory must hold one of "
+        f"{[FORMATS[n].file_name for n in order]}. Received: {path!r} with {sorted(os.listdir(path))[:10]}")
+
+
+def auto_dtype(path: str) -> str | None:
+    """`dtype="auto"`: "bfloat16" when the checkpoint's config.json says so (`dtype`, or 4.x's `torch_dtype`),
+    else None (float32, the dtype every other model here computes in)."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    try:
+        with open(os.path.join(folder, CONFIG_NAME), encoding="utf-8") as f:
+            stored = json.load(f)
+    except (OSError, ValueError):
+        return None
+    named = stored.get("dtype") or stored.get("torch_dtype") if isinstance(stored, dict) else None
+    return "bfloat16" if named == "bfloat16" else None
 
 
 def load_for_model(

@@ -152,3 +152,64 @@ def test_from_pretrained_draws_nothing_and_imports_no_compiler(tmp_path, tiny_mo
     imported, std = done.stdout.split("\n")[:2]
     assert imported == "[]", imported
     assert float(std) > 0.001  # the random init of an ordinary construction is untouched
+
+
+def _folder_with_two_formats(tmp_path, config):
+    """model.safetensors holding weights A and tf_model.h5 holding weights B (different values)."""
+    from groupvit.weights_bridge import save_checkpoint
+
+    a, b = GroupViTModel(config), GroupViTModel(config)
+    randomize(a, seed=1)
+    randomize(b, seed=2)
+    folder = tmp_path / "both"
+    a.save_pretrained(folder)
+    save_checkpoint(config, {k: v.numpy() for k, v in b.state_dict().items()}, folder / "tf_model.h5")
+    return folder, a, b
+
+
+def _same(model, reference):
+    return all(torch.equal(model.state_dict()[k], v) for k, v in reference.state_dict().items()
+               if not k.endswith("num_batches_tracked"))
+
+
+def test_transformers_loading_arguments(tmp_path):
+    """dtype (transformers 5's name for torch_dtype), subfolder, from_tf, use_safetensors, output_loading_info."""
+    config = tiny_config()
+    folder, a, b = _folder_with_two_formats(tmp_path, config)
+    assert _same(GroupViTModel.from_pretrained(folder), a)  # safetensors first, as transformers
+    assert _same(GroupViTModel.from_pretrained(folder, from_tf=True), b)
+    assert _same(GroupViTModel.from_pretrained(folder, use_safetensors=False), b)
+    assert _same(GroupViTModel.from_pretrained(tmp_path, subfolder="both", use_safetensors=True), a)
+    model, info = GroupViTModel.from_pretrained(folder, output_loading_info=True, low_cpu_mem_usage=True)
+    assert _same(model, a) and info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [],
+                                        "error_msgs": []}
+    bf16 = GroupViTModel.from_pretrained(folder, dtype=torch.bfloat16)
+    assert bf16.text_model.encoder.layers[0].mlp.fc1.weight.dtype == torch.bfloat16
+    assert GroupViTModel.from_pretrained(folder, dtype="auto").text_model.encoder.layers[0].mlp.fc1.weight.dtype \
+        == torch.float32  # config.json names no dtype
+    with pytest.raises(FileNotFoundError, match="use_safetensors=True"):
+        GroupViTModel.from_pretrained(_only_h5(tmp_path, folder), use_safetensors=True)
+    with pytest.raises(ValueError, match="must agree"):
+        GroupViTModel.from_pretrained(folder, dtype="float32", torch_dtype="bfloat16")
+    with pytest.raises(ValueError, match="relative path inside"):
+        GroupViTModel.from_pretrained(tmp_path, subfolder="../elsewhere")
+
+
+def _only_h5(tmp_path, folder):
+    only = tmp_path / "only_h5"
+    only.mkdir()
+    for name in ("config.json", "tf_model.h5"):
+        (only / name).write_bytes((folder / name).read_bytes())
+    return only
+
+
+def test_dtype_auto_reads_the_dtype_config_json_names(tmp_path, tiny_model):
+    import json
+
+    tiny_model.save_pretrained(tmp_path)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    stored["dtype"] = "bfloat16"  # what transformers 5 writes for a model saved in bfloat16
+    (tmp_path / "config.json").write_text(json.dumps(stored))
+    model = GroupViTModel.from_pretrained(tmp_path, dtype="auto")
+    assert model.text_model.encoder.layers[0].mlp.fc1.weight.dtype == torch.bfloat16
+    assert GroupViTModel.from_pretrained(tmp_path).text_model.encoder.layers[0].mlp.fc1.weight.dtype == torch.float32

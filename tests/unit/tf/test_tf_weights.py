@@ -126,3 +126,29 @@ def test_from_pretrained_is_strict(tmp_path, three_stage):
         TFGroupViTModel.from_pretrained(tmp_path)
     with pytest.raises(FileNotFoundError):
         TFGroupViTModel.from_pretrained(tmp_path / "nowhere")
+
+
+def test_the_old_ports_loading_arguments(tmp_path):
+    """from_pt (accepted: PyTorch files are read first either way), subfolder, use_safetensors,
+    output_loading_info; other keyword arguments reach the Keras model."""
+    from groupvit.weights_bridge import save_checkpoint
+
+    config = tiny_config()
+    model = TFGroupViTModel(config)
+    a, b = random_weights(model, seed=1), random_weights(model, seed=2)
+    folder = tmp_path / "both"
+    save_checkpoint(config, a, folder)
+    save_checkpoint(config, b, folder / "tf_model.h5")
+
+    def same(model, weights):
+        got = model.to_numpy()
+        return all(np.array_equal(got[k], v) for k, v in weights.items() if not k.endswith("num_batches_tracked"))
+
+    assert same(TFGroupViTModel.from_pretrained(folder, from_pt=True), a)
+    assert same(TFGroupViTModel.from_pretrained(tmp_path, subfolder="both", use_safetensors=False), b)
+    model, info = TFGroupViTModel.from_pretrained(folder, output_loading_info=True, name="renamed")
+    assert same(model, a) and model.name == "renamed"
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
+    os.remove(folder / "model.safetensors")
+    with pytest.raises(FileNotFoundError, match="use_safetensors=True"):
+        TFGroupViTModel.from_pretrained(folder, use_safetensors=True)
