@@ -62,9 +62,9 @@ def _tensors(case: Case, config: GroupViTConfig) -> dict[str, torch.Tensor]:
 def _call(model, case: Case, inputs: dict[str, torch.Tensor]) -> Callable[[], object]:
     """The plain (uncompiled) call of `case` on `model`."""
     if case.kind == "image_features":
-        return lambda: model.get_image_features(inputs["pixel_values"])
+        return lambda: model.image_features(inputs["pixel_values"])
     if case.kind == "text_features":
-        return lambda: model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+        return lambda: model.text_features(inputs["input_ids"], inputs["attention_mask"])
     if case.kind == "model":
         return lambda: model(**inputs, output_segmentation=case.segmentation)
     raise ValueError(f"Not an inference case. Received: kind={case.kind!r}")
@@ -127,10 +127,10 @@ def runner(contender: str, model, case: Case, config: GroupViTConfig) -> Callabl
             forward = torch.compile(model, dynamic=False)
             call = lambda: forward(**inputs, output_segmentation=case.segmentation)  # noqa: E731
         elif case.kind == "image_features":
-            fn = torch.compile(model.get_image_features, dynamic=False)
+            fn = torch.compile(model.image_features, dynamic=False)
             call = lambda: fn(inputs["pixel_values"])  # noqa: E731
         else:
-            fn = torch.compile(model.get_text_features, dynamic=False)
+            fn = torch.compile(model.text_features, dynamic=False)
             call = lambda: fn(inputs["input_ids"], inputs["attention_mask"])  # noqa: E731
     else:
         call = _call(model, case, inputs)

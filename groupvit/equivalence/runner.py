@@ -69,8 +69,8 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
                     output_hidden_states=True, output_segmentation=True,
                     interpolate_pos_encoding=inputs.interpolate_pos_encoding)
         flat = flatten(out, lambda t: widen(t.detach()).numpy())  # a bfloat16 model's widened
-        flat["image_features"] = widen(model.get_image_features(pixels, inputs.interpolate_pos_encoding)).numpy()
-        flat["text_features"] = widen(model.get_text_features(ids, mask)).numpy()
+        flat["image_features"] = widen(model.image_features(pixels, inputs.interpolate_pos_encoding)).numpy()
+        flat["text_features"] = widen(model.text_features(ids, mask)).numpy()
         last = out.vision_model_output.last_hidden_state
         flat[GROUP_FEATURES] = widen(model.visual_projection(last.reshape(-1, last.shape[-1])).reshape(
             last.shape[0], last.shape[1], -1)).numpy()

@@ -66,7 +66,7 @@ class TextGraph(nn.Module):
         self.model = model
 
     def forward(self, input_ids, attention_mask):
-        return self.model.get_text_features(input_ids, attention_mask=attention_mask)
+        return self.model.text_features(input_ids, attention_mask=attention_mask)
 
 
 def example_inputs(config: GroupViTConfig, size: tuple[int, int], images: int = 2, texts: int = 3):

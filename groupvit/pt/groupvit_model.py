@@ -9,7 +9,7 @@ from torch import nn
 
 from groupvit import input_checks
 from groupvit.configs import GroupViTConfig
-from groupvit.outputs import GroupViTModelOutput
+from groupvit.outputs import BaseModelOutputWithPooling, GroupViTModelOutput
 from groupvit.pt._inputs import check_noise, check_text_inputs, check_vision_inputs
 from groupvit.pt.precision import float32_island, widen
 from groupvit.pt.pretrained import GroupViTPreTrainedModel
@@ -77,17 +77,44 @@ class GroupViTModel(GroupViTPreTrainedModel):
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Projected (un-normalized) text features [B, projection_dim]."""
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """As transformers 5: the text tower's outputs whose `pooler_output` is the projected (un-normalized)
+        text features [B, projection_dim]; a tuple with `return_dict=False`. (transformers 4.x returned those
+        features alone: they are `.pooler_output` here; `text_features` below returns them as a tensor.)"""
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
-        pooled = self.text_model(input_ids, attention_mask, position_ids).pooler_output
-        return self.text_projection(pooled)
+        out = self.text_model(input_ids, attention_mask, position_ids, bool(output_attentions),
+                              bool(output_hidden_states))
+        out.pooler_output = self.text_projection(out.pooler_output)
+        return out if return_dict is not False else out.to_tuple()
 
-    def get_image_features(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
-        """Projected (un-normalized) image features [B, projection_dim]."""
+    def get_image_features(
+        self,
+        pixel_values: torch.Tensor,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        interpolate_pos_encoding: bool = False,
+    ) -> BaseModelOutputWithPooling | tuple:
+        """As transformers 5: the vision tower's outputs whose `pooler_output` is the projected (un-normalized)
+        image features [B, projection_dim]; a tuple with `return_dict=False`. (transformers 4.x returned those
+        features alone: they are `.pooler_output` here; `image_features` below returns them as a tensor.)"""
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
-        pooled = self.vision_model(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding).pooler_output
-        return self.visual_projection(pooled)
+        out = self.vision_model(pixel_values, bool(output_attentions), bool(output_hidden_states),
+                                interpolate_pos_encoding=interpolate_pos_encoding)
+        out.pooler_output = self.visual_projection(out.pooler_output)
+        return out if return_dict is not False else out.to_tuple()
+
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                      position_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The projected (un-normalized) text features [B, projection_dim] as one tensor."""
+        return self.get_text_features(input_ids, attention_mask, position_ids).pooler_output
+
+    def image_features(self, pixel_values: torch.Tensor, interpolate_pos_encoding: bool = False) -> torch.Tensor:
+        """The projected (un-normalized) image features [B, projection_dim] as one tensor."""
+        return self.get_image_features(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding).pooler_output
 
     def forward(
         self,

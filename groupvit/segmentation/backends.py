@@ -58,7 +58,7 @@ def encode_texts(model: Any, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
         model.eval()
         with torch.no_grad():
-            out = model.get_text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+            out = model.text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
         return out.float().cpu().numpy()  # a bfloat16 model's features widened (numpy has no bfloat16)
     from keras import ops
 

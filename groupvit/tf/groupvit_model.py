@@ -78,6 +78,14 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
                                    training=training).pooler_output
         return self.visual_projection(pooled, training=training)
 
+    def text_features(self, input_ids, attention_mask=None, position_ids=None, training: bool = False):
+        """The same as `get_text_features` (the name PyTorch's model gives the features as a tensor)."""
+        return self.get_text_features(input_ids, attention_mask, position_ids, training=training)
+
+    def image_features(self, pixel_values, interpolate_pos_encoding: bool = False, training: bool = False):
+        """The same as `get_image_features` (the name PyTorch's model gives the features as a tensor)."""
+        return self.get_image_features(pixel_values, interpolate_pos_encoding, training=training)
+
     def encode_for_segmentation(self, pixel_values):
         """The segmenter's image pass, in one cached graph: (the assignment attentions of each stage, the
         projected group features [B, O, P], the projected image features [B, P]), at any image size divisible

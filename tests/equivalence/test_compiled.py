@@ -20,8 +20,8 @@ def test_torch_compile_and_xla_agree_with_eager_and_each_other():
     tf_eager = run_keras(tf_model, inputs)
     tf_xla = run_keras(tf_model, inputs, jit_compile=True)
     compiled = torch.compile(pt_model, dynamic=False)
-    compiled.get_image_features = torch.compile(pt_model.get_image_features, dynamic=False)
-    compiled.get_text_features = torch.compile(pt_model.get_text_features, dynamic=False)
+    compiled.image_features = torch.compile(pt_model.image_features, dynamic=False)
+    compiled.text_features = torch.compile(pt_model.text_features, dynamic=False)
     compiled.logit_scale = pt_model.logit_scale
     pt_compiled = run_pytorch(compiled, inputs)
     _assert_agree(pt_eager, pt_compiled, "torch.compile vs eager")

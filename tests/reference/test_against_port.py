@@ -239,3 +239,22 @@ def test_a_sharded_tower_checkpoint_of_the_port_loads(tmp_path, tower):
     for name, value in theirs.items():
         if not name.endswith("position_ids"):
             assert torch.equal(ours.state_dict()[name], value), name
+
+
+def test_get_features_return_what_transformers_5_returns():
+    """transformers 5 returns the tower's outputs with the projected features as pooler_output (4.x returned the
+    features); return_dict=False gives the tuple."""
+    config = tiny_config()
+    ours, ref, _ = build_pair(config, seed=8)
+    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=3, length=6)
+    with torch.no_grad():
+        for name, args in (("get_text_features", dict(input_ids=ids, attention_mask=mask)),
+                           ("get_image_features", dict(pixel_values=pixels))):
+            a, b = getattr(ours, name)(**args), getattr(ref, name)(**args)
+            assert type(b).__name__ == "BaseModelOutputWithPooling"
+            assert_close(a.pooler_output, b.pooler_output, ATOL, name)
+            assert_close(a.last_hidden_state, b.last_hidden_state, ATOL, name)
+            a_tuple, b_tuple = getattr(ours, name)(**args, return_dict=False), getattr(ref, name)(**args,
+                                                                                               return_dict=False)
+            assert isinstance(a_tuple, tuple) and len(a_tuple) == len(b_tuple)
+            assert_close(a_tuple[1], b_tuple[1], ATOL, name)

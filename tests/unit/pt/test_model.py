@@ -71,11 +71,21 @@ def test_fused_attention_equals_explicit_weights(tiny_model):
 def test_features_equal_unnormalized_embeddings(tiny_model):
     pixels, ids, mask = make_inputs(tiny_model.config)
     with torch.no_grad():
-        out = tiny_model(input_ids=ids, pixel_values=pixels, attention_mask=mask)
-        text = tiny_model.get_text_features(ids, attention_mask=mask)
-        image = tiny_model.get_image_features(pixels)
+        out = tiny_model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_attentions=True)
+        text_out = tiny_model.get_text_features(ids, attention_mask=mask, output_hidden_states=True)
+        image_out = tiny_model.get_image_features(pixels, output_attentions=True)
+        text, image = text_out.pooler_output, image_out.pooler_output
+        tuple_out = tiny_model.get_text_features(ids, attention_mask=mask, return_dict=False)
+    # transformers 5: the tower's outputs, pooler_output projected (un-normalized)
     assert_close(text / text.norm(dim=-1, keepdim=True), out.text_embeds, atol=1e-6)
     assert_close(image / image.norm(dim=-1, keepdim=True), out.image_embeds, atol=1e-6)
+    assert_close(text_out.last_hidden_state, out.text_model_output.last_hidden_state, atol=1e-6)  # sdpa vs explicit
+    assert len(text_out.hidden_states) == tiny_model.config.text_config.num_hidden_layers + 1
+    for got, expected in zip(image_out.attentions, out.vision_model_output.attentions, strict=True):
+        assert torch.equal(got, expected)
+    assert isinstance(tuple_out, tuple) and torch.equal(tuple_out[1], text)
+    assert torch.equal(tiny_model.text_features(ids, mask), text) and torch.equal(tiny_model.image_features(pixels),
+                                                                                   image)
 
 
 def test_text_pooling_rules():
@@ -102,8 +112,8 @@ def test_interpolate_pos_encoding_non_square(tiny_model):
     assert out.vision_model_output.attentions[0].shape == (2, 8, 8 * 14)
     same, _, _ = make_inputs(tiny_model.config)
     with torch.no_grad():
-        a = tiny_model.get_image_features(same, interpolate_pos_encoding=True)
-        b = tiny_model.get_image_features(same)
+        a = tiny_model.image_features(same, interpolate_pos_encoding=True)
+        b = tiny_model.image_features(same)
     assert torch.equal(a, b)
 
 

@@ -63,7 +63,7 @@ def test_class_embeddings_average_templates_and_synonyms(pt_model, tiny_tokenize
         prompts = [t.format(s) for s in synonyms for t in SEVEN_TEMPLATES]
         ids, mask = tiny_tokenizer(prompts)
         with torch.no_grad():
-            features = pt_model.get_text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
+            features = pt_model.text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
         features = torch.nn.functional.normalize(features.double(), dim=-1).mean(0)
         np.testing.assert_allclose(row, (features / features.norm()).numpy(), atol=1e-6)
 
