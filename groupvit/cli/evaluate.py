@@ -19,7 +19,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory (weights, config.json, tokenizer)")
     parser.add_argument("--data", required=True, help="dataset root in the Pascal VOC layout")
     parser.add_argument("--split", default="val")
-    parser.add_argument("--class-names", help="class-name file (default: classes.txt in --data)")
+    parser.add_argument("--class-names", help="class-name file (default: classes.txt in --data), or a built-in "
+                        "list: voc (Pascal VOC 2012 as the GroupViT authors name its classes), voc-original")
     parser.add_argument("--backend", choices=("pt", "tf", "onnx"), default="pt",
                         help="onnx: a folder of `groupvit export --format onnx --parts towers` as --checkpoint")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "int8"), default="float32",

@@ -7,6 +7,16 @@ import os
 import numpy as np
 
 CLASS_FILE_NAMES = ("classes.txt", "class_names.txt", "labels.txt")
+# Built-in class lists for datasets that ship none, by name (`--class-names voc`). "voc": Pascal VOC 2012's 21
+# labels as the GroupViT authors name them for zero-shot prompts (segmentation/datasets/pascal_voc.py of their
+# repository); "voc-original": the dataset's own spellings.
+BUILT_IN_CLASSES = {
+    "voc": ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+            "table", "dog", "horse", "motorbike", "person", "plant", "sheep", "sofa", "train", "monitor"),
+    "voc-original": ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
+                     "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+                     "train", "tvmonitor"),
+}
 
 
 def split_ids(root: str, split: str = "val") -> list[str]:
@@ -22,7 +32,10 @@ def split_ids(root: str, split: str = "val") -> list[str]:
 
 
 def class_names(root: str, path: str | None = None) -> list[str]:
-    """One class name per line, the first being background (synonyms allowed: "tv; monitor")."""
+    """One class name per line, the first being background (synonyms allowed: "tv; monitor"); `path` may also
+    name a built-in list (BUILT_IN_CLASSES: "voc", "voc-original") when no file of that name exists."""
+    if path in BUILT_IN_CLASSES and not os.path.exists(path):
+        return list(BUILT_IN_CLASSES[path])
     candidates = [path] if path else [os.path.join(root, n) for n in CLASS_FILE_NAMES]
     for candidate in candidates:
         if candidate and os.path.isfile(candidate):
@@ -34,8 +47,8 @@ def class_names(root: str, path: str | None = None) -> list[str]:
             return names
     if path:
         raise FileNotFoundError(f"The class-name file must exist. Received: class_names={path!r}")
-    raise FileNotFoundError(f"A class-name file must exist (one of {list(CLASS_FILE_NAMES)} or --class-names). "
-                            f"Received: data={root!r}")
+    raise FileNotFoundError(f"A class-name file must exist (one of {list(CLASS_FILE_NAMES)} or --class-names; for "
+                            f"Pascal VOC 2012 itself, --class-names voc). Received: data={root!r}")
 
 
 def check_not_an_input(path: str, root: str, class_names_path: str | None = None) -> None:

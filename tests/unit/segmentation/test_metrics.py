@@ -83,3 +83,14 @@ def test_mean_iou_errors():
         mean_iou([np.full((2, 2), 5)], [np.zeros((2, 2))], 2)
     with pytest.raises(ValueError, match="at least one pair"):
         mean_iou([], [], 2)
+
+
+def test_built_in_class_lists_for_datasets_without_a_class_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    names = voc.class_names(str(tmp_path), "voc")
+    assert len(names) == 21 and names[0] == "background" and names[11] == "table" and names[20] == "monitor"
+    assert voc.class_names(str(tmp_path), "voc-original")[16] == "pottedplant"
+    with pytest.raises(FileNotFoundError, match="--class-names voc"):
+        voc.class_names(str(tmp_path))
+    (tmp_path / "voc").write_text("background\nthing\n")  # a file of that name is read, as before
+    assert voc.class_names(str(tmp_path), "voc") == ["background", "thing"]
