@@ -49,8 +49,10 @@ def _needed(files: list[str]) -> list[str]:
 
 
 def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.PathLike | None = None,
-             local_files_only: bool | None = None) -> str:
-    """The local folder of `repo_id` at `revision` (default "main"), from the cache or downloaded."""
+             local_files_only: bool | None = None, token: str | bool | None = None,
+             force_download: bool = False) -> str:
+    """The local folder of `repo_id` at `revision` (default "main"), from the cache or downloaded (`token`,
+    `force_download` as huggingface_hub's)."""
     revision = revision or "main"
     hub = _hub()
     if hub is None:
@@ -67,9 +69,12 @@ def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
         if offline:
             return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
         try:
-            files = hub.list_repo_files(repo_id, revision=revision)
+            online = {**({"token": token} if token is not None else {}),
+                      **({"force_download": True} if force_download else {})}
+            files = hub.list_repo_files(repo_id, revision=revision, **{k: v for k, v in online.items()
+                                                                         if k == "token"})
             return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache,
-                                         allow_patterns=_needed(files))
+                                         allow_patterns=_needed(files), **online)
         except not_found:
             raise
         except Exception as err:  # noqa: BLE001 - the HTTP client's own errors (no network, proxy, TLS)

@@ -20,12 +20,31 @@ SUPPORTED_ACTIVATIONS = (
 )
 
 
+# Fields every `transformers` config has (PretrainedConfig), read as attributes with these defaults when a
+# config.json does not set them; set ones are kept in `extra` and written back. The models take
+# `output_attentions`, `output_hidden_states` and `return_dict` as their call defaults, as the ports do.
+COMMON_FIELDS: dict[str, Any] = {
+    "return_dict": True, "output_attentions": False, "output_hidden_states": False, "name_or_path": "",
+    "architectures": None, "dtype": None, "transformers_version": None, "is_encoder_decoder": False,
+}
+ALIASES = {"torch_dtype": "dtype"}  # transformers 4.x's name -> 5's
+
+
+def call_flags(config: "ConfigBase", output_attentions: bool | None, output_hidden_states: bool | None,
+               return_dict: bool | None) -> tuple[bool, bool, bool]:
+    """A model call's flags: each one not given (None) takes the config's value, as in the ports."""
+    return (bool(config.output_attentions if output_attentions is None else output_attentions),
+            bool(config.output_hidden_states if output_hidden_states is None else output_hidden_states),
+            bool(config.use_return_dict if return_dict is None else return_dict))
+
+
 class ConfigBase:
     """Common behaviour of the three config classes.
 
     Subclasses list their fields with defaults in `_defaults`. Keys that are not fields
     (`architectures`, `torch_dtype`, `transformers_version`, ...) are kept in `extra`
-    and written back by `to_dict`, so a config.json survives a round trip unchanged.
+    and written back by `to_dict`, so a config.json survives a round trip unchanged; they read as
+    attributes too (`config.architectures`), as do the common fields of COMMON_FIELDS.
     """
 
     model_type: ClassVar[str] = ""
@@ -40,6 +59,33 @@ class ConfigBase:
             setattr(self, name, copy.deepcopy(value))
         self.extra: dict[str, Any] = kwargs
 
+    def __getattr__(self, name: str) -> Any:  # only for names that are not plain attributes
+        extra = self.__dict__.get("extra")
+        if extra is None or name.startswith("__"):
+            raise AttributeError(name)
+        for key in (name, ALIASES.get(name), *(k for k, v in ALIASES.items() if v == name)):
+            if key is not None and key in extra:
+                return extra[key]
+        if name == "use_return_dict":
+            return bool(self.return_dict)
+        canonical = ALIASES.get(name, name)
+        if canonical in COMMON_FIELDS:
+            return copy.deepcopy(COMMON_FIELDS[canonical])
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A common field or an extra key set as an attribute is kept in `extra` (so `to_dict` writes it)."""
+        if name != "extra" and name not in self._defaults and "extra" in self.__dict__ and (
+                name in COMMON_FIELDS or name in ALIASES or name in self.extra):
+            self.extra[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def update(self, values: dict[str, Any]) -> None:
+        """Set each key of `values` as an attribute (fields, common fields, extra keys), as the ports'."""
+        for name, value in values.items():
+            setattr(self, name, value)
+
     # ----- serialization -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         out = copy.deepcopy(self.extra)
@@ -49,7 +95,10 @@ class ConfigBase:
         return out
 
     @classmethod
-    def from_dict(cls, config_dict: dict[str, Any]):
+    def from_dict(cls, config_dict: dict[str, Any], **overrides: Any):
+        """A config from a dict; `overrides` replace its keys (as the ports' `from_dict(d, **kwargs)`)."""
+        if overrides:
+            config_dict = {**config_dict, **overrides} if isinstance(config_dict, dict) else config_dict
         if not isinstance(config_dict, dict):
             raise TypeError(
                 f"{cls.__name__}.from_dict needs a dict. Received: {type(config_dict).__name__}"
@@ -70,8 +119,23 @@ class ConfigBase:
     def from_json_string(cls, text: str):
         return cls.from_dict(json.loads(text))
 
-    def save_pretrained(self, save_directory: str | os.PathLike) -> str:
+    def to_json_file(self, json_file_path: str | os.PathLike) -> None:
+        """Write the config as JSON to a file (the file appears whole or not at all)."""
+        path = os.fspath(json_file_path)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+        os.replace(tmp, path)
+
+    @classmethod
+    def from_json_file(cls, json_file: str | os.PathLike):
+        with open(json_file, encoding="utf-8") as f:
+            return cls.from_json_string(f.read())
+
+    def save_pretrained(self, save_directory: str | os.PathLike, push_to_hub: bool = False) -> str:
         """Write `config.json` into `save_directory` (created if needed); returns its path."""
+        if push_to_hub:
+            raise ValueError("push_to_hub must be False: this library writes local files only. Received: True")
         os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, CONFIG_NAME)
         tmp = path + ".tmp"
@@ -81,11 +145,14 @@ class ConfigBase:
         return path
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike):
-        """Read a config from a checkpoint directory, a `config.json` file, a shipped model's name or a hub id."""
+    def from_pretrained(cls, path: str | os.PathLike, *, revision: str | None = None,
+                        cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None,
+                        **overrides: Any):
+        """Read a config from a checkpoint directory, a `config.json` file, a shipped model's name or a hub id
+        (`revision`, `cache_dir`, `local_files_only`); `overrides` replace fields, as the ports'."""
         from groupvit.pretrained import resolve_checkpoint  # framework-free, as this package
 
-        path = resolve_checkpoint(path)
+        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         file = os.path.join(path, CONFIG_NAME) if os.path.isdir(path) else path
         if not os.path.isfile(file):
             raise FileNotFoundError(
@@ -96,7 +163,10 @@ class ConfigBase:
                 config_dict = json.load(f)
             except json.JSONDecodeError as err:
                 raise ValueError(f"{file} must be a JSON file. Received a parse error: {err}") from None
-        return cls._from_file_dict(config_dict)
+        config = cls._from_file_dict(config_dict)
+        if overrides:
+            config = cls.from_dict(config.to_dict(), **overrides)
+        return config
 
     @classmethod
     def _from_file_dict(cls, config_dict: dict[str, Any]):

@@ -23,7 +23,8 @@ def pretrained_dir(name: str) -> str:
 
 
 def resolve_checkpoint(path: str | os.PathLike, *, revision: str | None = None,
-                       cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None) -> str:
+                       cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None,
+                       token: str | bool | None = None, force_download: bool = False) -> str:
     """`path` itself when it exists; else the shipped model's folder when `path` is its name; else, for an
     `org/name` hub id, its snapshot folder in the Hugging Face cache (groupvit.hub: `revision`, `cache_dir`,
     `local_files_only`, HF_HUB_OFFLINE). Anything else is returned unchanged for the loader to refuse."""
@@ -35,5 +36,6 @@ def resolve_checkpoint(path: str | os.PathLike, *, revision: str | None = None,
     from groupvit import hub
 
     if hub.looks_like_hub_id(path):
-        return hub.snapshot(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        return hub.snapshot(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                            token=token, force_download=force_download)
     return path

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from groupvit import input_checks
-from groupvit.configs import GroupViTConfig
+from groupvit.configs import GroupViTConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling, GroupViTModelOutput
 from groupvit.pt._inputs import check_noise, check_text_inputs, check_vision_inputs
 from groupvit.pt.precision import float32_island, widen
@@ -50,6 +50,8 @@ class GroupViTModel(GroupViTPreTrainedModel):
         super().__init__(config)
         text_config, vision_config = config.text_config, config.vision_config
         self.projection_dim = config.projection_dim
+        self.projection_intermediate_dim = config.projection_intermediate_dim
+        self.text_embed_dim, self.vision_embed_dim = text_config.hidden_size, vision_config.hidden_size
         self.text_model = GroupViTTextTransformer(text_config)
         self.vision_model = GroupViTVisionTransformer(vision_config)
         mid = config.projection_intermediate_dim
@@ -85,10 +87,11 @@ class GroupViTModel(GroupViTPreTrainedModel):
         text features [B, projection_dim]; a tuple with `return_dict=False`. (transformers 4.x returned those
         features alone: they are `.pooler_output` here; `text_features` below returns them as a tensor.)"""
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
-        out = self.text_model(input_ids, attention_mask, position_ids, bool(output_attentions),
-                              bool(output_hidden_states))
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            self.config, output_attentions, output_hidden_states, return_dict)
+        out = self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
         out.pooler_output = self.text_projection(out.pooler_output)
-        return out if return_dict is not False else out.to_tuple()
+        return out if return_dict else out.to_tuple()
 
     def get_image_features(
         self,
@@ -102,10 +105,12 @@ class GroupViTModel(GroupViTPreTrainedModel):
         image features [B, projection_dim]; a tuple with `return_dict=False`. (transformers 4.x returned those
         features alone: they are `.pooler_output` here; `image_features` below returns them as a tensor.)"""
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
-        out = self.vision_model(pixel_values, bool(output_attentions), bool(output_hidden_states),
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            self.config, output_attentions, output_hidden_states, return_dict)
+        out = self.vision_model(pixel_values, output_attentions, output_hidden_states,
                                 interpolate_pos_encoding=interpolate_pos_encoding)
         out.pooler_output = self.visual_projection(out.pooler_output)
-        return out if return_dict is not False else out.to_tuple()
+        return out if return_dict else out.to_tuple()
 
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                       position_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -135,8 +140,9 @@ class GroupViTModel(GroupViTPreTrainedModel):
         output_segmentation = bool(
             output_segmentation if output_segmentation is not None else config.output_segmentation
         )
-        output_attentions = bool(output_attentions) or output_segmentation
-        output_hidden_states = bool(output_hidden_states)
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            config, output_attentions, output_hidden_states, return_dict)
+        output_attentions = output_attentions or output_segmentation
         check_text_inputs(input_ids, attention_mask, config.text_config)
         check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)
         check_noise(gumbel_noise, config.vision_config)
@@ -178,4 +184,4 @@ class GroupViTModel(GroupViTPreTrainedModel):
             text_model_output=text_outputs,
             vision_model_output=vision_outputs,
         )
-        return out if return_dict is not False else out.to_tuple()
+        return out if return_dict else out.to_tuple()

@@ -17,7 +17,10 @@ from groupvit.pt.precision import resolve_dtype, widen
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
 from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.model_files import (
+    apply_overrides,
     auto_dtype,
+    check_loading_options,
+    config_overrides,
     load_for_model,
     loading_info,
     pick_weights,
@@ -65,6 +68,27 @@ class GroupViTPreTrainedModel(nn.Module):
     """Shared behaviour of `GroupViTModel`, `GroupViTTextModel` and `GroupViTVisionModel`."""
 
     config_class: ClassVar[type] = GroupViTConfig
+    base_model_prefix: ClassVar[str] = "groupvit"
+    main_input_name: ClassVar[str] = "input_ids"
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the parameters (as transformers' `PreTrainedModel.device`)."""
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the floating-point parameters: bfloat16 for a bfloat16 model, though its float32 islands
+        (the logit scale, the norms' statistics) stay float32."""
+        dtypes = [p.dtype for p in self.parameters() if p.is_floating_point()]
+        return next((d for d in dtypes if d != torch.float32), torch.float32) if dtypes else torch.float32
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """How many parameters (as transformers'): only those that require grad with `only_trainable`, without
+        the token / position embedding tables with `exclude_embeddings`."""
+        embeddings = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in self.parameters()
+                   if (p.requires_grad or not only_trainable) and not (exclude_embeddings and id(p) in embeddings))
 
     def __init__(self, config: AnyConfig) -> None:
         super().__init__()
@@ -139,7 +163,9 @@ class GroupViTPreTrainedModel(nn.Module):
                         local_files_only: bool | None = None, torch_dtype: str | torch.dtype | None = None,
                         dtype: str | torch.dtype | None = None, subfolder: str = "", from_tf: bool = False,
                         use_safetensors: bool | None = None, output_loading_info: bool = False,
-                        low_cpu_mem_usage: bool | None = None):
+                        low_cpu_mem_usage: bool | None = None, token: str | bool | None = None,
+                        force_download: bool = False, ignore_mismatched_sizes: bool = False,
+                        attn_implementation: str | None = None, **config_kwargs: Any):
         """Load a checkpoint in any format of the weight bridge, strictly, in eval mode.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
@@ -153,18 +179,28 @@ class GroupViTPreTrainedModel(nn.Module):
         `torch_dtype`: bfloat16 gives bfloat16, anything else float32).
         transformers' `subfolder`, `from_tf` (read tf_model.h5 first), `use_safetensors` and
         `output_loading_info` (returns `(model, info)`; loading is strict, so the info's lists are empty) work as
-        there; `low_cpu_mem_usage` is accepted and changes nothing (loading never holds two copies).
+        there; `low_cpu_mem_usage` is accepted and changes nothing (loading never holds two copies); `token`
+        and `force_download` go to huggingface_hub; `attn_implementation` may be "eager" or "sdpa" (the same
+        attention here) and `ignore_mismatched_sizes` must stay False (loading is strict). Other keyword
+        arguments set config fields (`output_segmentation=True`, `output_hidden_states=True`), as in the ports.
         """
+        overrides, unknown = config_overrides(cls.config_class, config_kwargs)
+        if unknown:
+            raise TypeError(f"{cls.__name__}.from_pretrained's other keyword arguments must be fields of "
+                            f"{cls.config_class.__name__}. Received: {sorted(unknown)}")
+        check_loading_options(ignore_mismatched_sizes, attn_implementation)
         if dtype is not None and torch_dtype is not None and resolve_dtype(dtype) != resolve_dtype(torch_dtype):
             raise ValueError(f"dtype and torch_dtype (its older name) must agree when both are given. "
                              f"Received: dtype={dtype!r}, torch_dtype={torch_dtype!r}")
         dtype = dtype if dtype is not None else torch_dtype
-        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                                  token=token, force_download=force_download)
         path = pick_weights(path, subfolder=subfolder, prefer_tf=from_tf, use_safetensors=use_safetensors)
         dtype = resolve_dtype(auto_dtype(path) if dtype == "auto" else dtype)
         # lazy: each tensor is read from the file just before it is cast and assigned (a bfloat16 model
         # never holds the float32 weights all at once)
         config, weights = load_for_model(path, cls.config_class, config, lazy=True)
+        config = apply_overrides(config, overrides)
         with torch.device("meta"), _SkipRandomInit():  # no random draws, no memory until the weights arrive
             model = cls(config)
             if dtype is not None:
@@ -173,8 +209,17 @@ class GroupViTPreTrainedModel(nn.Module):
         _settle_allocator()
         return (model.eval(), loading_info()) if output_loading_info else model.eval()
 
-    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        """Write config.json and model.safetensors (both appear at once, or neither)."""
+    def save_pretrained(self, save_directory: str | os.PathLike, *, max_shard_size: int | str | None = None,
+                        safe_serialization: bool = True, is_main_process: bool = True,
+                        push_to_hub: bool = False) -> None:
+        """Write config.json and model.safetensors (all files appear at once, or none); with `max_shard_size`
+        (bytes or "500MB"), shards and model.safetensors.index.json as transformers writes them.
+        `safe_serialization=False` is accepted and writes safetensors all the same (as transformers 5);
+        `is_main_process=False` writes nothing (distributed runs); `push_to_hub` must stay False."""
+        if push_to_hub:
+            raise ValueError("push_to_hub must be False: this library writes local files only. Received: True")
+        if not is_main_process:
+            return
         # a bfloat16 model is written back in float32, the dtype of every checkpoint format
         state = {k: widen(v.detach()).cpu().numpy() for k, v in self.state_dict().items()}
-        save_for_model(self.config, state, save_directory)
+        save_for_model(self.config, state, save_directory, max_shard_size=max_shard_size)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from groupvit.configs import GroupViTTextConfig
+from groupvit.configs import GroupViTTextConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling
 from groupvit.pt._inputs import check_text_inputs
 from groupvit.pt.pretrained import GroupViTPreTrainedModel
@@ -21,6 +21,12 @@ class GroupViTTextModel(GroupViTPreTrainedModel):
         self.text_model = GroupViTTextTransformer(config)
         self._init_tower(self.text_model, config)
 
+    def get_input_embeddings(self) -> torch.nn.Module:
+        return self.text_model.embeddings.token_embedding
+
+    def set_input_embeddings(self, value: torch.nn.Module) -> None:
+        self.text_model.embeddings.token_embedding = value
+
     def forward(
         self,
         input_ids: torch.Tensor | None = None,
@@ -31,7 +37,7 @@ class GroupViTTextModel(GroupViTPreTrainedModel):
         return_dict: bool | None = None,
     ) -> BaseModelOutputWithPooling | tuple:
         check_text_inputs(input_ids, attention_mask, self.config)
-        out = self.text_model(
-            input_ids, attention_mask, position_ids, bool(output_attentions), bool(output_hidden_states)
-        )
-        return out if return_dict is not False else out.to_tuple()
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            self.config, output_attentions, output_hidden_states, return_dict)
+        out = self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
+        return out if return_dict else out.to_tuple()

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from groupvit.configs import GroupViTVisionConfig
+from groupvit.configs import GroupViTVisionConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling
 from groupvit.pt._inputs import check_noise, check_vision_inputs
 from groupvit.pt.pretrained import GroupViTPreTrainedModel
@@ -17,11 +17,15 @@ class GroupViTVisionModel(GroupViTPreTrainedModel):
     """Vision encoder; `attentions` are the soft assignment maps of the grouping stages."""
 
     config_class = GroupViTVisionConfig
+    main_input_name = "pixel_values"
 
     def __init__(self, config: GroupViTVisionConfig) -> None:
         super().__init__(config)
         self.vision_model = GroupViTVisionTransformer(config)
         self._init_tower(self.vision_model, config)
+
+    def get_input_embeddings(self) -> torch.nn.Module:
+        return self.vision_model.embeddings.patch_embeddings
 
     def forward(
         self,
@@ -35,7 +39,9 @@ class GroupViTVisionModel(GroupViTPreTrainedModel):
         """`gumbel_noise`: one tensor [B, O_s, N_s] per grouping stage, used in train mode only."""
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
         check_noise(gumbel_noise, self.config)
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            self.config, output_attentions, output_hidden_states, return_dict)
         out = self.vision_model(
-            pixel_values, bool(output_attentions), bool(output_hidden_states), interpolate_pos_encoding, gumbel_noise
+            pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding, gumbel_noise
         )
-        return out if return_dict is not False else out.to_tuple()
+        return out if return_dict else out.to_tuple()

@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from groupvit import input_checks
-from groupvit.configs import GroupViTConfig
+from groupvit.configs import GroupViTConfig, call_flags
 from groupvit.outputs import GroupViTModelOutput
 from groupvit.tf._inputs import check_noise, check_text_inputs, check_vision_inputs, pixels_tensor, to_tensor
 from groupvit.tf._ops import contrastive_loss, normalize
@@ -54,8 +54,18 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
             dtype="float32", autocast=False,  # float32 under any policy: the logits and segmentation are float32
         )
 
-    def get_text_features(self, input_ids, attention_mask=None, position_ids=None, training: bool = False):
-        """Projected (un-normalized) text features [B, projection_dim]."""
+    def get_text_features(self, input_ids=None, attention_mask=None, position_ids=None, output_attentions=None,
+                          output_hidden_states=None, return_dict=None, training: bool = False):
+        """Projected (un-normalized) text features [B, projection_dim], as the old Keras 2 port: its arguments in
+        its order (`output_attentions`, `output_hidden_states` and `return_dict` change nothing in the
+        features, there as here), a dict of inputs as the first argument too."""
+        if isinstance(input_ids, Mapping):
+            inputs = dict(input_ids)
+            input_ids, attention_mask = inputs.pop("input_ids", None), inputs.pop("attention_mask", attention_mask)
+            position_ids = inputs.pop("position_ids", position_ids)
+            if inputs:
+                raise ValueError(f"An input dict may hold input_ids, attention_mask and position_ids. Received extra "
+                                 f"keys: {sorted(inputs)}")
         input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
@@ -66,8 +76,16 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
                                  training=training).pooler_output
         return self.text_projection(pooled, training=training)
 
-    def get_image_features(self, pixel_values, interpolate_pos_encoding: bool = False, training: bool = False):
-        """Projected (un-normalized) image features [B, projection_dim]."""
+    def get_image_features(self, pixel_values=None, output_attentions=None, output_hidden_states=None,
+                           return_dict=None, training: bool = False, interpolate_pos_encoding: bool = False):
+        """Projected (un-normalized) image features [B, projection_dim], as the old Keras 2 port: its arguments in
+        its order (`output_attentions`, `output_hidden_states` and `return_dict` change nothing in the
+        features), a dict of inputs as the first argument too; `interpolate_pos_encoding` last."""
+        if isinstance(pixel_values, Mapping):
+            inputs = dict(pixel_values)
+            pixel_values = inputs.pop("pixel_values", None)
+            if inputs:
+                raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
         pixel_values = pixels_tensor(pixel_values)
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
         return self._run(self._image_features, {"pixel_values": pixel_values},
@@ -84,7 +102,8 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
 
     def image_features(self, pixel_values, interpolate_pos_encoding: bool = False, training: bool = False):
         """The same as `get_image_features` (the name PyTorch's model gives the features as a tensor)."""
-        return self.get_image_features(pixel_values, interpolate_pos_encoding, training=training)
+        return self.get_image_features(pixel_values, training=training,
+                                       interpolate_pos_encoding=interpolate_pos_encoding)
 
     def encode_for_segmentation(self, pixel_values):
         """The segmenter's image pass, in one cached graph: (the assignment attentions of each stage, the
@@ -131,8 +150,9 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         output_segmentation = bool(
             output_segmentation if output_segmentation is not None else config.output_segmentation
         )
-        output_attentions = bool(output_attentions) or output_segmentation
-        output_hidden_states = bool(output_hidden_states)
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            config, output_attentions, output_hidden_states, return_dict)
+        output_attentions = output_attentions or output_segmentation
         input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         pixel_values = pixels_tensor(pixel_values)
         check_text_inputs(input_ids, attention_mask, config.text_config)
@@ -150,7 +170,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
             output_hidden_states=output_hidden_states, output_segmentation=output_segmentation,
             interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training),
         )
-        return out if return_dict is not False else out.to_tuple()
+        return out if return_dict else out.to_tuple()
 
     def _forward(
         self, input_ids, pixel_values, attention_mask=None, position_ids=None, gumbel_noise=None, *,

@@ -16,7 +16,15 @@ from groupvit.tf.graph_call import GraphCache, check_call_mode
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
 from groupvit.pretrained import resolve_checkpoint
-from groupvit.weights_bridge.model_files import load_for_model, loading_info, pick_weights, save_for_model
+from groupvit.weights_bridge.model_files import (
+    apply_overrides,
+    check_loading_options,
+    config_overrides,
+    load_for_model,
+    loading_info,
+    pick_weights,
+    save_for_model,
+)
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -122,15 +130,27 @@ class TFGroupViTPreTrainedModel(keras.Model):
         }
 
     # ----- checkpoint directories -------------------------------------------------------------------
-    def save_pretrained(self, save_directory: str | os.PathLike) -> None:
-        """Write config.json and model.safetensors in PyTorch names and layouts (both appear at once)."""
-        save_for_model(self.config, self.to_numpy(), save_directory)
+    def save_pretrained(self, save_directory: str | os.PathLike, *, safe_serialization: bool = True,
+                        max_shard_size: int | str | None = None, push_to_hub: bool = False) -> None:
+        """Write config.json and model.safetensors in PyTorch names and layouts (all files appear at once), or
+        shards and model.safetensors.index.json past `max_shard_size` (bytes or "500MB").
+        `safe_serialization=False` writes the old Keras 2 port's `tf_model.h5` instead (its default there; a
+        full GroupViT model only), which that port and every loader here read. `push_to_hub` must stay False."""
+        if push_to_hub:
+            raise ValueError("push_to_hub must be False: this library writes local files only. Received: True")
+        if not safe_serialization and max_shard_size is not None:
+            raise ValueError("max_shard_size shards safetensors only: with safe_serialization=False it must be None. "
+                             f"Received: max_shard_size={max_shard_size!r}")
+        save_for_model(self.config, self.to_numpy(), save_directory, max_shard_size=max_shard_size,
+                       keras2_h5=not safe_serialization)
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike, config: AnyConfig | None = None, *,
                         revision: str | None = None, cache_dir: str | os.PathLike | None = None,
                         local_files_only: bool | None = None, subfolder: str = "", from_pt: bool = False,
-                        use_safetensors: bool | None = None, output_loading_info: bool = False, **kwargs: Any):
+                        use_safetensors: bool | None = None, output_loading_info: bool = False,
+                        token: str | bool | None = None, force_download: bool = False,
+                        ignore_mismatched_sizes: bool = False, **kwargs: Any):
         """Load a checkpoint in any format of the weight bridge, strictly.
 
         `path`: a directory (config.json + model.safetensors, pytorch_model.bin, tf_model.h5,
@@ -140,13 +160,19 @@ class TFGroupViTPreTrainedModel(keras.Model):
         with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
         The old port's `from_pt=True` is accepted (PyTorch files are read either way, before tf_model.h5);
         `subfolder`, `use_safetensors` and `output_loading_info` (returns `(model, info)`; loading is strict,
-        so the info's lists are empty) work as there. Other keyword arguments go to the Keras model
+        so the info's lists are empty) work as there; `token` and `force_download` go to huggingface_hub;
+        `ignore_mismatched_sizes` must stay False (loading is strict). Keyword arguments naming config fields
+        set them (`output_segmentation=True`), as in the port; the others go to the Keras model
         (`dtype="bfloat16"`, `name`, ...).
         """
         del from_pt  # the folder's order already reads PyTorch's files first
-        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        overrides, kwargs = config_overrides(cls.config_class, kwargs)
+        check_loading_options(ignore_mismatched_sizes)
+        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                                  token=token, force_download=force_download)
         path = pick_weights(path, subfolder=subfolder, use_safetensors=use_safetensors)
         config, weights = load_for_model(path, cls.config_class, config)
+        config = apply_overrides(config, overrides)
         model = cls(config, **kwargs)
         model.assign_numpy(weights)
         return (model, loading_info()) if output_loading_info else model

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from groupvit.configs import GroupViTTextConfig
+from groupvit.configs import GroupViTTextConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling
 from groupvit.tf._inputs import check_text_inputs, to_tensor
 from groupvit.tf.precision import dtype_policy_scope
@@ -51,9 +51,11 @@ class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
         input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
         check_text_inputs(input_ids, attention_mask, self.config)
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
-        out = self._run(self._forward, tensors, output_attentions=bool(output_attentions),
-                        output_hidden_states=bool(output_hidden_states), training=bool(training))
-        return out if return_dict is not False else out.to_tuple()
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            self.config, output_attentions, output_hidden_states, return_dict)
+        out = self._run(self._forward, tensors, output_attentions=output_attentions,
+                        output_hidden_states=output_hidden_states, training=bool(training))
+        return out if return_dict else out.to_tuple()
 
     def _forward(self, input_ids, attention_mask=None, position_ids=None, **flags) -> BaseModelOutputWithPooling:
         return self.text_model(input_ids, attention_mask=attention_mask, position_ids=position_ids, **flags)

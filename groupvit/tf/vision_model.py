@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Sequence
 
-from groupvit.configs import GroupViTVisionConfig
+from groupvit.configs import GroupViTVisionConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling
 from groupvit.tf._inputs import check_noise, check_vision_inputs, pixels_tensor
 from groupvit.tf.precision import dtype_policy_scope
@@ -51,12 +51,14 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
         pixel_values = pixels_tensor(pixel_values)
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
         gumbel_noise = check_noise(gumbel_noise, self.config)
+        output_attentions, output_hidden_states, return_dict = call_flags(
+            self.config, output_attentions, output_hidden_states, return_dict)
         out = self._run(
             self._forward, {"pixel_values": pixel_values, "gumbel_noise": gumbel_noise},
-            output_attentions=bool(output_attentions), output_hidden_states=bool(output_hidden_states),
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training),
         )
-        return out if return_dict is not False else out.to_tuple()
+        return out if return_dict else out.to_tuple()
 
     def _forward(self, pixel_values, gumbel_noise=None, **flags) -> BaseModelOutputWithPooling:
         return self.vision_model(pixel_values, gumbel_noise=gumbel_noise, **flags)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from typing import Any
 
 import numpy as np
 
 from groupvit.configs import CONFIG_NAME, GroupViTConfig, GroupViTTextConfig, GroupViTVisionConfig
+from groupvit.configs._base import ALIASES, COMMON_FIELDS
 from groupvit.pretrained import resolve_checkpoint
 from groupvit.weights_bridge.atomic import AtomicFiles
 from groupvit.weights_bridge.checkpoint import load_checkpoint
@@ -91,6 +94,29 @@ def pick_weights(path: str, *, subfolder: str = "", prefer_tf: bool = False,
         f"{[FORMATS[n].file_name for n in order]}. Received: {path!r} with {sorted(os.listdir(path))[:10]}")
 
 
+def config_overrides(config_class: type, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the keyword arguments of a from_pretrained call that name config fields, the others), as transformers
+    passes the first to the config (`from_pretrained(path, output_segmentation=True)`)."""
+    # dtype is a loading option (PyTorch's cast, Keras' dtype policy), not a config field to set
+    fields = (set(config_class._defaults) | set(COMMON_FIELDS) | set(ALIASES)) - {"dtype", "torch_dtype"}
+    return ({k: v for k, v in kwargs.items() if k in fields}, {k: v for k, v in kwargs.items() if k not in fields})
+
+
+def apply_overrides(config: AnyConfig, overrides: dict[str, Any]) -> AnyConfig:
+    """The config with `overrides` set, validated as a new config would be."""
+    return type(config).from_dict(config.to_dict(), **overrides) if overrides else config
+
+
+def check_loading_options(ignore_mismatched_sizes: bool = False, attn_implementation: str | None = None) -> None:
+    """The ports' loading options this library takes as they are: loading is strict, attention picks its kernel."""
+    if ignore_mismatched_sizes:
+        raise ValueError("ignore_mismatched_sizes must be False: loading is strict (one error lists every missing, "
+                         "unexpected and mis-shaped weight). Received: True")
+    if attn_implementation not in (None, "eager", "sdpa"):
+        raise ValueError(f"attn_implementation must be None, 'eager' or 'sdpa' (both compute the same attention "
+                         f"here). Received: {attn_implementation!r}")
+
+
 def auto_dtype(path: str) -> str | None:
     """`dtype="auto"`: "bfloat16" when the checkpoint's config.json says so (`dtype`, or 4.x's `torch_dtype`),
     else None (float32, the dtype every other model here computes in)."""
@@ -123,17 +149,91 @@ def load_for_model(
     return config or getattr(full_config, sub_name), part
 
 
-def save_for_model(config: AnyConfig, weights: dict[str, np.ndarray], directory: str | os.PathLike) -> None:
-    """config.json + model.safetensors, both appearing at once (temporary files, then renamed). A model
+def save_for_model(config: AnyConfig, weights: dict[str, np.ndarray], directory: str | os.PathLike, *,
+                   max_shard_size: int | str | None = None, keras2_h5: bool = False) -> None:
+    """config.json + model.safetensors, all appearing at once (temporary files, then renamed). A model
     without `num_batches_tracked` buffers (Keras) gets them as zeros, as `save_checkpoint` writes them,
-    so `transformers` loads the file without reporting missing keys."""
+    so `transformers` loads the file without reporting missing keys.
+
+    `max_shard_size` (bytes, or "500MB" / "2GiB" as transformers spells it): shards of at most that size
+    (a larger tensor alone in its shard) and `model.safetensors.index.json`, as transformers' save_pretrained
+    writes them. `keras2_h5`: the old Keras 2 port's `tf_model.h5` instead (a full GroupViT model only).
+    Safetensors weights of the other layout left in the folder (a single file beside new shards, which would
+    be read instead, or old shards), are removed, as transformers does."""
     weights = check_weights(config, weights, "the weights to write", fill_optional=True)
     directory = os.fspath(directory)
     os.makedirs(directory, exist_ok=True)
+    if keras2_h5:
+        if not isinstance(config, GroupViTConfig):
+            raise ValueError(f"tf_model.h5 (safe_serialization=False) is written for a full GroupViT model. "
+                             f"Received: a {type(config).__name__}")
+        from groupvit.weights_bridge.keras2_h5 import write_keras2_h5
+
+        first = [FORMATS[n].file_name for n in DIRECTORY_ORDER[:DIRECTORY_ORDER.index("h5")]
+                 if os.path.isfile(os.path.join(directory, FORMATS[n].file_name))]
+        if first:
+            raise FileExistsError(f"A folder written as tf_model.h5 must not hold weights that are read before it. "
+                                  f"Received: {directory!r} with {first}; remove them or choose another folder")
+        files = {"tf_model.h5": lambda tmp: write_keras2_h5(config, weights, tmp)}
+    else:
+        files = safetensors_files(weights, max_shard_size)
     with AtomicFiles(directory) as out:
-        out.stage("model.safetensors", lambda tmp: write_safetensors(weights, tmp))
+        for name, write in files.items():
+            out.stage(name, write)
         out.stage(CONFIG_NAME, lambda tmp: _write_text(tmp, config.to_json_string()))
         out.commit()
+    if not keras2_h5:
+        for stale in _shadowing_files(directory, set(files)):
+            os.remove(os.path.join(directory, stale))
+
+
+SHARD_NAME = re.compile(r"^model-\d+-of-\d+\.safetensors$")
+SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
+
+
+def shard_bytes(max_shard_size: int | str) -> int:
+    """Bytes of `max_shard_size`: an int, or digits and a unit as transformers reads them ("5GB" = 5 * 10**9,
+    "5GiB" = 5 * 2**30)."""
+    if isinstance(max_shard_size, int) and not isinstance(max_shard_size, bool) and max_shard_size > 0:
+        return max_shard_size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", str(max_shard_size))
+    if isinstance(max_shard_size, str) and match and match.group(2).upper() in SIZE_UNITS and float(match.group(1)):
+        return int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
+    raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '500MB' or '2GiB'. "
+                     f"Received: {max_shard_size!r}")
+
+
+def safetensors_files(weights: dict[str, np.ndarray], max_shard_size: int | str | None) -> dict:
+    """{file name: writer} of `weights` as one model.safetensors or, past `max_shard_size`, shards + index."""
+    if max_shard_size is None:
+        return {"model.safetensors": lambda tmp: write_safetensors(weights, tmp)}
+    limit, shards, size = shard_bytes(max_shard_size), [[]], 0
+    for key, value in weights.items():  # in order, a new shard when the next tensor would not fit
+        nbytes = np.asarray(value).nbytes
+        if shards[-1] and size + nbytes > limit:
+            shards.append([])
+            size = 0
+        shards[-1].append(key)
+        size += nbytes
+    if len(shards) == 1:
+        return {"model.safetensors": lambda tmp: write_safetensors(weights, tmp)}
+    names = [f"model-{i:05d}-of-{len(shards):05d}.safetensors" for i in range(1, len(shards) + 1)]
+    files = {name: (lambda tmp, keys=keys: write_safetensors({k: weights[k] for k in keys}, tmp))
+             for name, keys in zip(names, shards)}
+    index = {"metadata": {"total_size": int(sum(np.asarray(v).nbytes for v in weights.values()))},
+             "weight_map": {key: name for name, keys in zip(names, shards) for key in keys}}
+    files["model.safetensors.index.json"] = lambda tmp: _write_text(tmp, json.dumps(index, indent=2) + "\n")
+    return files
+
+
+def _shadowing_files(directory: str, written: set[str]) -> list[str]:
+    """Weight files of the folder not just written that a loader would read or mix in: the single file beside
+    new shards (it would win), an old index and shards beside a new single file or new shards."""
+    names = set(os.listdir(directory)) - written
+    stale = [n for n in names if SHARD_NAME.match(n) or n == "model.safetensors.index.json"]
+    if "model.safetensors" in names and "model.safetensors" not in written:
+        stale.append("model.safetensors")
+    return sorted(stale)
 
 
 def _write_text(path: str, text: str) -> None:

@@ -111,3 +111,13 @@ def test_what_the_port_saves_sharded_or_as_safetensors_reads_as_its_tf_model_h5(
     ours = TFGroupViTModel.from_pretrained(tmp_path / "saved")
     out = ours(**{k: fixture_outputs[k] for k in INPUT_NAMES})
     np.testing.assert_allclose(out.logits_per_image.numpy(), port_reference["logits_per_image"], rtol=1e-5, atol=1e-5)
+
+
+def test_our_keras_save_pretrained_as_the_port_writes_loads_in_the_port(tmp_path, fixture_outputs, port_reference):
+    """safe_serialization=False: tf_model.h5, the port's own default; the port reads it and answers as on its file."""
+    ours = TFGroupViTModel.from_pretrained(FIXTURE)
+    ours.save_pretrained(tmp_path / "ours", safe_serialization=False)
+    model = transformers.TFGroupViTModel.from_pretrained(tmp_path / "ours")
+    got = port_outputs(model, fixture_outputs)
+    for name, value in got.items():
+        np.testing.assert_array_equal(value, port_reference[name], err_msg=name)

@@ -258,3 +258,21 @@ def test_get_features_return_what_transformers_5_returns():
                                                                                                return_dict=False)
             assert isinstance(a_tuple, tuple) and len(a_tuple) == len(b_tuple)
             assert_close(a_tuple[1], b_tuple[1], ATOL, name)
+
+
+def test_our_sharded_save_loads_in_transformers_and_the_helpers_agree(tmp_path):
+    config = tiny_config()
+    ours, ref, _ = build_pair(config, seed=9)
+    ours.save_pretrained(tmp_path, max_shard_size="30KB")
+    assert len(list(tmp_path.glob("model-*-of-*.safetensors"))) > 1
+    loaded = transformers.GroupViTModel.from_pretrained(tmp_path).eval()
+    for name, value in ours.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    assert ours.num_parameters() == ref.num_parameters()
+    assert ours.num_parameters(exclude_embeddings=True) == ref.num_parameters(exclude_embeddings=True)
+    assert (ours.device, ours.dtype, ours.text_embed_dim, ours.vision_embed_dim) == \
+        (ref.device, ref.dtype, ref.text_embed_dim, ref.vision_embed_dim)
+    for flag in ("output_segmentation", "output_hidden_states"):
+        again = type(ours).from_pretrained(tmp_path, **{flag: True})
+        assert getattr(again.config, flag) is True
+        assert getattr(transformers.GroupViTModel.from_pretrained(tmp_path, **{flag: True}).config, flag) is True

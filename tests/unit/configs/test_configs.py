@@ -183,3 +183,41 @@ def test_configs_load_a_shipped_model_by_name_without_a_framework():
         "sys.exit(1 if [m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules] else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_common_fields_of_transformers_configs(tmp_path):
+    """return_dict / output_attentions / output_hidden_states / use_return_dict and the other PretrainedConfig
+    fields read with transformers' defaults; set ones (and extra keys of config.json) read back, are written
+    by to_dict and survive a round trip."""
+    config = GroupViTConfig()
+    assert (config.return_dict, config.use_return_dict, config.output_attentions, config.output_hidden_states,
+            config.name_or_path, config.architectures, config.torch_dtype, config.is_encoder_decoder) == \
+        (True, True, False, False, "", None, None, False)
+    config.return_dict = False
+    config.output_hidden_states = True
+    assert config.use_return_dict is False and config.to_dict()["output_hidden_states"] is True
+    assert GroupViTConfig.from_json_string(config.to_json_string()) == config
+    loaded = GroupViTConfig.from_dict({**GroupViTConfig().to_dict(), "torch_dtype": "float32",
+                                       "architectures": ["GroupViTModel"], "my_key": 3})
+    assert (loaded.torch_dtype, loaded.dtype, loaded.architectures, loaded.my_key) == \
+        ("float32", "float32", ["GroupViTModel"], 3)
+    with pytest.raises(AttributeError, match="no attribute 'not_a_field'"):
+        loaded.not_a_field
+    assert GroupViTTextConfig(foo=3).foo == 3
+
+
+def test_config_files_and_overrides_as_the_ports(tmp_path):
+    config = GroupViTConfig(projection_dim=64)
+    config.to_json_file(tmp_path / "c.json")
+    assert GroupViTConfig.from_json_file(tmp_path / "c.json") == config
+    config.update({"projection_dim": 32, "output_attentions": True})
+    assert config.projection_dim == 32 and config.output_attentions is True
+    assert GroupViTConfig.from_dict(config.to_dict(), projection_dim=16).projection_dim == 16
+    with pytest.raises(ValueError, match="projection_dim must be a positive integer"):
+        GroupViTConfig.from_dict(config.to_dict(), projection_dim=0)
+    config.save_pretrained(tmp_path / "ck")
+    again = GroupViTConfig.from_pretrained(tmp_path / "ck", output_segmentation=True)
+    assert again.output_segmentation is True and again.projection_dim == 32
+    assert GroupViTVisionConfig.from_pretrained(tmp_path / "ck", patch_size=32).patch_size == 32
+    with pytest.raises(ValueError, match="push_to_hub must be False"):
+        config.save_pretrained(tmp_path / "ck", push_to_hub=True)

@@ -213,3 +213,77 @@ def test_dtype_auto_reads_the_dtype_config_json_names(tmp_path, tiny_model):
     model = GroupViTModel.from_pretrained(tmp_path, dtype="auto")
     assert model.text_model.encoder.layers[0].mlp.fc1.weight.dtype == torch.bfloat16
     assert GroupViTModel.from_pretrained(tmp_path).text_model.encoder.layers[0].mlp.fc1.weight.dtype == torch.float32
+
+
+def test_model_conveniences_of_transformers(tiny_model):
+    assert tiny_model.device == torch.device("cpu") and tiny_model.dtype == torch.float32
+    assert tiny_model.num_parameters() == sum(p.numel() for p in tiny_model.parameters())
+    embeddings = sum(m.weight.numel() for m in tiny_model.modules() if isinstance(m, torch.nn.Embedding))
+    assert tiny_model.num_parameters(exclude_embeddings=True) == tiny_model.num_parameters() - embeddings > 0
+    config = tiny_model.config
+    assert (tiny_model.text_embed_dim, tiny_model.vision_embed_dim, tiny_model.projection_intermediate_dim) == \
+        (config.text_config.hidden_size, config.vision_config.hidden_size, config.projection_intermediate_dim)
+    text = GroupViTTextModel(config.text_config)
+    assert text.get_input_embeddings() is text.text_model.embeddings.token_embedding
+    replacement = torch.nn.Embedding(config.text_config.vocab_size, config.text_config.hidden_size)
+    text.set_input_embeddings(replacement)
+    assert text.text_model.embeddings.token_embedding is replacement
+    vision = GroupViTVisionModel(config.vision_config)
+    assert vision.main_input_name == "pixel_values" and text.main_input_name == "input_ids"
+    assert vision.get_input_embeddings() is vision.vision_model.embeddings.patch_embeddings
+    bf16 = GroupViTModel(config).to(torch.bfloat16)
+    assert bf16.dtype == torch.bfloat16
+
+
+def test_the_configs_call_flags_are_the_call_defaults(tiny_model):
+    pixels, ids, _ = make_inputs(tiny_model.config)
+    tiny_model.config.return_dict = False
+    tiny_model.config.output_hidden_states = True
+    with torch.no_grad():
+        as_tuple = tiny_model(input_ids=ids, pixel_values=pixels)
+        as_dict = tiny_model(input_ids=ids, pixel_values=pixels, return_dict=True, output_hidden_states=False)
+    assert isinstance(as_tuple, tuple) and as_dict.vision_model_output.hidden_states is None
+    vision_config = tiny_model.config.vision_config
+    vision_config.output_attentions = True
+    vision = GroupViTVisionModel(vision_config).eval()
+    with torch.no_grad():
+        assert vision(pixels).attentions is not None and vision(pixels, output_attentions=False).attentions is None
+
+
+def test_from_pretrained_passes_config_fields_and_refuses_the_rest(tmp_path, tiny_model):
+    tiny_model.save_pretrained(tmp_path)
+    model = GroupViTModel.from_pretrained(tmp_path, output_segmentation=True, token=None, force_download=False,
+                                          attn_implementation="sdpa")
+    assert model.config.output_segmentation is True
+    pixels, ids, _ = make_inputs(tiny_model.config)
+    with torch.no_grad():
+        assert model(input_ids=ids, pixel_values=pixels).segmentation_logits is not None
+    with pytest.raises(TypeError, match=r"must be fields of GroupViTConfig. Received: \['not_a_field'\]"):
+        GroupViTModel.from_pretrained(tmp_path, not_a_field=1)
+    with pytest.raises(ValueError, match="ignore_mismatched_sizes must be False"):
+        GroupViTModel.from_pretrained(tmp_path, ignore_mismatched_sizes=True)
+    with pytest.raises(ValueError, match="attn_implementation must be"):
+        GroupViTModel.from_pretrained(tmp_path, attn_implementation="flash_attention_2")
+
+
+def test_save_pretrained_shards_as_transformers_and_leaves_nothing_stale(tmp_path, tiny_model):
+    import json
+
+    tiny_model.save_pretrained(tmp_path, max_shard_size="40KB")
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    shards = sorted(p.name for p in tmp_path.glob("model-*-of-*.safetensors"))
+    assert len(shards) > 1 and sorted(set(index["weight_map"].values())) == shards
+    state = tiny_model.state_dict()
+    for shard in shards:  # tensor bytes, as transformers counts them; a larger tensor alone in its shard
+        keys = [k for k, v in index["weight_map"].items() if v == shard]
+        assert sum(state[k].numel() * state[k].element_size() for k in keys) <= 40_000 or len(keys) == 1
+    loaded = GroupViTModel.from_pretrained(tmp_path)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in tiny_model.state_dict().items())
+    tiny_model.save_pretrained(tmp_path)  # one file again: the shards would be clutter, removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    tiny_model.save_pretrained(tmp_path, max_shard_size=40_000)  # shards again: the single file would win
+    assert not (tmp_path / "model.safetensors").exists()
+    tiny_model.save_pretrained(tmp_path / "other", is_main_process=False)
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(ValueError, match="max_shard_size must be"):
+        tiny_model.save_pretrained(tmp_path, max_shard_size="lots")

@@ -152,3 +152,39 @@ def test_the_old_ports_loading_arguments(tmp_path):
     os.remove(folder / "model.safetensors")
     with pytest.raises(FileNotFoundError, match="use_safetensors=True"):
         TFGroupViTModel.from_pretrained(folder, use_safetensors=True)
+
+
+def test_get_features_take_the_old_ports_arguments_in_its_order():
+    """The port's get_text_features(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states,
+    return_dict, training): a 4th positional argument is output_attentions there; it must not switch ours into
+    training (which updates the projection head's BatchNorm statistics)."""
+    config = tiny_config()
+    model = TFGroupViTModel(config)
+    model.assign_numpy(random_weights(model, seed=3))
+    pixels, ids, mask = make_inputs(config)
+    before = model.to_numpy()
+    text = model.get_text_features(ids, mask, None, True, True, False)
+    image = model.get_image_features(pixels, True, True, False)
+    after = model.to_numpy()
+    assert all(np.array_equal(before[k], after[k]) for k in before)  # nothing trained
+    np.testing.assert_array_equal(text.numpy(), model.get_text_features({"input_ids": ids,
+                                                                         "attention_mask": mask}).numpy())
+    np.testing.assert_array_equal(image.numpy(), model.get_image_features({"pixel_values": pixels}).numpy())
+    with pytest.raises(ValueError, match="may hold pixel_values only"):
+        model.get_image_features({"pixel_values": pixels, "input_ids": ids})
+
+
+def test_save_pretrained_as_the_old_port_and_with_shards(tmp_path):
+    config = tiny_config()
+    model = TFGroupViTModel(config)
+    weights = random_weights(model, seed=4)
+    model.assign_numpy(weights)
+    model.save_pretrained(tmp_path / "h5", safe_serialization=False)  # the port's default format
+    assert sorted(os.listdir(tmp_path / "h5")) == ["config.json", "tf_model.h5"]
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="30KB")
+    assert len([n for n in os.listdir(tmp_path / "sharded") if n.endswith(".safetensors")]) > 1
+    for folder in ("h5", "sharded"):
+        got = TFGroupViTModel.from_pretrained(tmp_path / folder).to_numpy()
+        assert all(np.array_equal(got[k], v) for k, v in weights.items() if k in got), folder
+    with pytest.raises(FileExistsError, match="read before it"):
+        model.save_pretrained(tmp_path / "sharded", safe_serialization=False)
