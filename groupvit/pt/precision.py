@@ -17,7 +17,9 @@ import contextlib
 import torch
 from torch import nn
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # the names `torch_dtype` takes
+# the names `dtype` / `torch_dtype` take; float16 as transformers allows it (the same float32 islands; on CPUs
+# without float16 arithmetic it is slower than bfloat16, which the library measures and recommends)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 REDUCED = (torch.bfloat16, torch.float16)
 
 

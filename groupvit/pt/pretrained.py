@@ -174,9 +174,9 @@ class GroupViTPreTrainedModel(nn.Module):
         `path` may also be a shipped model's name (`shapes-tiny`) or a Hugging Face hub id (`org/name`,
         with `revision`, `cache_dir`, `local_files_only`; groupvit.hub).
         `dtype` (transformers 5's name; `torch_dtype` as in 4.x): torch.bfloat16 / "bfloat16" gives a bfloat16 model
-        (float32 islands: groupvit.pt.precision); None or float32 a float32 model, whatever the file stores
-        (bfloat16 and float16 tensors are widened exactly); "auto" the dtype named in config.json (`dtype` or
-        `torch_dtype`: bfloat16 gives bfloat16, anything else float32).
+        (float32 islands: groupvit.pt.precision), float16 likewise; None or float32 a float32 model, whatever the
+        file stores (bfloat16 and float16 tensors are widened exactly); "auto" the dtype named in config.json
+        (`dtype` or `torch_dtype`: bfloat16 or float16 as named, anything else float32).
         transformers' `subfolder`, `from_tf` (read tf_model.h5 first), `use_safetensors` and
         `output_loading_info` (returns `(model, info)`; loading is strict, so the info's lists are empty) work as
         there; `low_cpu_mem_usage` is accepted and changes nothing (loading never holds two copies); `token`

@@ -118,8 +118,8 @@ def check_loading_options(ignore_mismatched_sizes: bool = False, attn_implementa
 
 
 def auto_dtype(path: str) -> str | None:
-    """`dtype="auto"`: "bfloat16" when the checkpoint's config.json says so (`dtype`, or 4.x's `torch_dtype`),
-    else None (float32, the dtype every other model here computes in)."""
+    """`dtype="auto"`: "bfloat16" or "float16" when the checkpoint's config.json says so (`dtype`, or 4.x's
+    `torch_dtype`), else None (float32)."""
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     try:
         with open(os.path.join(folder, CONFIG_NAME), encoding="utf-8") as f:
@@ -127,7 +127,7 @@ def auto_dtype(path: str) -> str | None:
     except (OSError, ValueError):
         return None
     named = stored.get("dtype") or stored.get("torch_dtype") if isinstance(stored, dict) else None
-    return "bfloat16" if named == "bfloat16" else None
+    return named if named in ("bfloat16", "float16") else None
 
 
 def load_for_model(

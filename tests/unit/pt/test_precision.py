@@ -68,7 +68,9 @@ def test_from_pretrained_torch_dtype_and_save_pretrained_writes_float32(tiny_mod
             assert tensor.dtype == torch.float32, name
             torch.testing.assert_close(tensor, model.state_dict()[name].float(), rtol=0, atol=0)
     with pytest.raises(ValueError, match="torch_dtype must be one of"):
-        GroupViTModel.from_pretrained(tmp_path / "f32", torch_dtype="float16")
+        GroupViTModel.from_pretrained(tmp_path / "f32", torch_dtype="float8")
+    half = GroupViTModel.from_pretrained(tmp_path / "f32", dtype=torch.float16)  # as transformers allows
+    assert half.dtype == torch.float16 and half.logit_scale.dtype == torch.float32
 
 
 def test_bfloat16_load_reads_each_float32_tensor_just_before_its_cast(tiny_model, tmp_path, monkeypatch):
