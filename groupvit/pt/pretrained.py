@@ -15,17 +15,8 @@ from groupvit.pt.attention import GroupViTAttention
 from groupvit.pt.mlp import GroupViTMLP
 from groupvit.pt.precision import resolve_dtype, widen
 from groupvit.pt.text_embeddings import GroupViTTextEmbeddings
-from groupvit.pretrained import resolve_checkpoint
-from groupvit.weights_bridge.model_files import (
-    apply_overrides,
-    auto_dtype,
-    check_loading_options,
-    config_overrides,
-    load_for_model,
-    loading_info,
-    pick_weights,
-    save_for_model,
-)
+from groupvit.weights_bridge.model_files import (auto_dtype, check_loading_options, config_overrides,
+                                                  load_with_overrides, loading_info, locate_for_model, save_for_model)
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -193,14 +184,13 @@ class GroupViTPreTrainedModel(nn.Module):
             raise ValueError(f"dtype and torch_dtype (its older name) must agree when both are given. "
                              f"Received: dtype={dtype!r}, torch_dtype={torch_dtype!r}")
         dtype = dtype if dtype is not None else torch_dtype
-        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
-                                  token=token, force_download=force_download)
-        path = pick_weights(path, subfolder=subfolder, prefer_tf=from_tf, use_safetensors=use_safetensors)
+        path = locate_for_model(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                                token=token, force_download=force_download, subfolder=subfolder, prefer_tf=from_tf,
+                                use_safetensors=use_safetensors)
         dtype = resolve_dtype(auto_dtype(path) if dtype == "auto" else dtype)
         # lazy: each tensor is read from the file just before it is cast and assigned (a bfloat16 model
         # never holds the float32 weights all at once)
-        config, weights = load_for_model(path, cls.config_class, config, lazy=True)
-        config = apply_overrides(config, overrides)
+        config, weights = load_with_overrides(path, cls.config_class, config, overrides, lazy=True)
         with torch.device("meta"), _SkipRandomInit():  # no random draws, no memory until the weights arrive
             model = cls(config)
             if dtype is not None:

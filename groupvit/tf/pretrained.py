@@ -15,16 +15,8 @@ from groupvit.outputs import ModelOutput
 from groupvit.tf.graph_call import GraphCache, check_call_mode
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
-from groupvit.pretrained import resolve_checkpoint
-from groupvit.weights_bridge.model_files import (
-    apply_overrides,
-    check_loading_options,
-    config_overrides,
-    load_for_model,
-    loading_info,
-    pick_weights,
-    save_for_model,
-)
+from groupvit.weights_bridge.model_files import (check_loading_options, config_overrides, load_with_overrides,
+                                                  loading_info, locate_for_model, save_for_model)
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -168,11 +160,10 @@ class TFGroupViTPreTrainedModel(keras.Model):
         del from_pt  # the folder's order already reads PyTorch's files first
         overrides, kwargs = config_overrides(cls.config_class, kwargs)
         check_loading_options(ignore_mismatched_sizes)
-        path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
-                                  token=token, force_download=force_download)
-        path = pick_weights(path, subfolder=subfolder, use_safetensors=use_safetensors)
-        config, weights = load_for_model(path, cls.config_class, config)
-        config = apply_overrides(config, overrides)
+        path = locate_for_model(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                                token=token, force_download=force_download, subfolder=subfolder,
+                                use_safetensors=use_safetensors)
+        config, weights = load_with_overrides(path, cls.config_class, config, overrides)
         model = cls(config, **kwargs)
         model.assign_numpy(weights)
         return (model, loading_info()) if output_loading_info else model

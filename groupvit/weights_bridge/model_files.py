@@ -130,6 +130,24 @@ def auto_dtype(path: str) -> str | None:
     return named if named in ("bfloat16", "float16") else None
 
 
+def locate_for_model(path: str | os.PathLike, *, revision: str | None = None,
+                     cache_dir: str | os.PathLike | None = None, local_files_only: bool | None = None,
+                     token: str | bool | None = None, force_download: bool = False, subfolder: str = "",
+                     prefer_tf: bool = False, use_safetensors: bool | None = None) -> str:
+    """The folder or weight file a `from_pretrained` call reads: a shipped name or hub id resolved, then
+    transformers' `subfolder`, `from_tf` and `use_safetensors` applied (pick_weights)."""
+    path = resolve_checkpoint(path, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                              token=token, force_download=force_download)
+    return pick_weights(path, subfolder=subfolder, prefer_tf=prefer_tf, use_safetensors=use_safetensors)
+
+
+def load_with_overrides(path: str, config_class: type, config: AnyConfig | None, overrides: dict[str, Any], *,
+                        lazy: bool = False) -> tuple[AnyConfig, dict[str, np.ndarray]]:
+    """load_for_model, then the config fields a from_pretrained call set (validated as a new config)."""
+    config, weights = load_for_model(path, config_class, config, lazy=lazy)
+    return apply_overrides(config, overrides), weights
+
+
 def load_for_model(
     path: str | os.PathLike, config_class: type, config: AnyConfig | None = None, *, lazy: bool = False
 ) -> tuple[AnyConfig, dict[str, np.ndarray]]:
