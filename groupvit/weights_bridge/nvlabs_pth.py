@@ -27,20 +27,34 @@ from groupvit.weights_bridge.strict import check_weights
 from groupvit.weights_bridge.torch_pickle import load_torch_file
 
 logger = logging.getLogger(__name__)
-EXPECTED = "an authors' GroupViT checkpoint (a torch.save'd dict with the state dict under 'model')"
+EXPECTED = ("an authors' GroupViT checkpoint (a torch.save'd dict with the state dict under 'model' or "
+            "'state_dict', or the state dict itself)")
+AUTHORS_PREFIXES = ("img_encoder.", "text_encoder.")
+WRAPPER_PREFIX = "module."  # a state dict saved from a DistributedDataParallel-wrapped model
 
 
 def read_nvlabs_pth(path: str | os.PathLike, config: GroupViTConfig) -> dict[str, np.ndarray]:
     """Canonical weights (our names, PyTorch layouts) of an authors' `.pth` checkpoint."""
     obj = load_torch_file(path, inert_globals=True)
-    if not isinstance(obj, dict) or "model" not in obj:
+    entry = next((k for k in ("model", "state_dict") if isinstance(obj, dict) and isinstance(obj.get(k), dict)), None)
+    if entry is None and isinstance(obj, dict) and any(
+            isinstance(k, str) and _unwrapped(k).startswith(AUTHORS_PREFIXES) for k in obj):
+        state_obj, skipped = obj, []  # the state dict saved on its own
+    elif entry is not None:
+        state_obj, skipped = obj[entry], [k for k in obj if k != entry]
+    else:
         keys = list(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise CheckpointFormatError(path, EXPECTED, f"top-level {keys}")
-    skipped = [k for k in obj if k != "model"]
     if skipped:
         logger.info("%s: skipped non-weight entries %s", os.fspath(path), skipped)
-    state = state_dict_arrays(obj["model"], path, EXPECTED)
+    state = state_dict_arrays(state_obj, path, EXPECTED)
+    if state and all(k.startswith(WRAPPER_PREFIX) for k in state):
+        state = {k[len(WRAPPER_PREFIX):]: v for k, v in state.items()}
     return authors_to_canonical(config, state, os.fspath(path))
+
+
+def _unwrapped(key: str) -> str:
+    return key[len(WRAPPER_PREFIX):] if key.startswith(WRAPPER_PREFIX) else key
 
 
 def authors_to_canonical(config: GroupViTConfig, state: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:

@@ -125,3 +125,21 @@ def test_bfloat16_safetensors_are_widened_exactly(tmp_path):
             array = np.asarray(got[key])
             assert array.dtype == np.float32 and array.shape == value.shape, key
             assert array.tobytes() == value.tobytes(), key
+
+
+@pytest.mark.parametrize("layout", ["bare state dict", "DDP-wrapped keys", "under state_dict"])
+def test_authors_weights_saved_other_ways(tmp_path, layout):
+    """A state dict of the authors' model saved on its own, from a DistributedDataParallel-wrapped model
+    (`module.` before every key) or under `state_dict`: the same weights."""
+    config = tiny_config()
+    weights = random_weights(config, seed=5)
+    authors = {k: torch.from_numpy(v) for k, v in canonical_to_authors(config, weights).items()}
+    if layout == "DDP-wrapped keys":
+        obj = {"model": {f"module.{k}": v for k, v in authors.items()}, "epoch": 3}
+    elif layout == "under state_dict":
+        obj = {"state_dict": authors, "epoch": 3}
+    else:
+        obj = authors
+    torch.save(obj, tmp_path / "mine.pth")
+    _, loaded = load_checkpoint(tmp_path / "mine.pth", config=config)
+    assert_same_weights(weights, loaded)
