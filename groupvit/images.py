@@ -18,6 +18,7 @@ CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
 IMAGENET_STD_255 = (58.395, 57.12, 57.375)
 SEGMENTATION_SHORT_SIDE = 448
+LONG_SIDE_RATIO = 2048 / 448  # the authors' test img_scale=(2048, 448)
 _RESAMPLE = ("nearest", "bilinear", "bicubic", "lanczos")
 _PIL_RESAMPLE_CODES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic"}  # preprocessor_config "resample"
 
@@ -90,6 +91,22 @@ def resize(image: np.ndarray, height: int, width: int, resample: str = "bicubic"
         return image
     method = getattr(Image.Resampling, resample.upper())
     return np.asarray(Image.fromarray(image).resize((width, height), method), dtype=np.uint8)
+
+
+def rescale_size(height: int, width: int, short_side: int, long_side: int) -> tuple[int, int]:
+    """(h, w) scaled by min(short_side / shorter side, long_side / longer side), rounded half up: mmcv's
+    `rescale` with `img_scale=(long_side, short_side)`, `keep_ratio=True` (the authors' test resize)."""
+    for name, size in (("short_side", short_side), ("long_side", long_side)):
+        if not size >= 1:
+            raise ValueError(f"{name} must be a size in pixels >= 1. Received: {name}={size}")
+    scale = min(short_side / min(height, width), long_side / max(height, width))
+    return max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+
+
+def authors_long_side(short_side: int) -> int:
+    """The longer-side cap that goes with `short_side` in the authors' test resize: 2048 for 448 (their
+    `img_scale=(2048, 448)`), in the same ratio for other sizes."""
+    return int(short_side * LONG_SIDE_RATIO + 0.5)
 
 
 def short_side_size(height: int, width: int, short_side: int) -> tuple[int, int]:
@@ -169,10 +186,14 @@ def segmentation_preprocess(
     mean: Sequence[float] = IMAGENET_MEAN_255,
     std: Sequence[float] = IMAGENET_STD_255,
     resample: str = "bilinear",
+    long_side: int | None = None,
 ) -> np.ndarray:
-    """The authors' segmentation transform: shorter side -> `short_side`, (x - mean) / std on 0-255
-    RGB -> float32 [1, 3, h, w]. No crop and no padding (the segmenter pads to the patch grid)."""
+    """The authors' segmentation transform: shorter side -> `short_side` unless the longer side would pass
+    `long_side` (default `authors_long_side(short_side)`: 2048 for 448, mmcv's `img_scale=(2048, 448)`), then
+    (x - mean) / std on 0-255 RGB -> float32 [1, 3, h, w]. No crop and no padding."""
     image = _check_image(image)
-    image = resize(image, *short_side_size(*image.shape[:2], short_side), resample)
+    if long_side is None:
+        long_side = authors_long_side(short_side) if short_side >= 1 else short_side  # a bad size is named below
+    image = resize(image, *rescale_size(*image.shape[:2], short_side, long_side), resample)
     pixels = (image.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32)

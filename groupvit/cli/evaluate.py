@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--templates", type=template_option, default=None, metavar="1|7|80|TEMPLATE",
-        help="prompt template set (1, 7, 80) or one template holding {}; default: the checkpoint's, else 80"
+        help="prompt template set (1, 7, 80) or one template holding {}; default: the checkpoint's, else 1 "
+             "(the authors')"
     )
     parser.add_argument(
         "--mode", choices=("whole", "slide"), default=None, help="default: the checkpoint's, else slide"

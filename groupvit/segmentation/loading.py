@@ -72,7 +72,9 @@ def load_model(checkpoint: str, backend: str = "pt", dtype: str = "float32"):
 
 
 SEGMENTATION_DEFAULTS_NAME = "segmentation_defaults.json"
-AUTHORS_DEFAULTS = {"bg_thresh": 0.95, "templates": 80, "mode": "slide"}
+# the authors' segmentation evaluation (configs/default.yml `evaluate.seg`): threshold 0.95, the "simple" template
+# set (one prompt, "a photo of a {}."), sliding windows
+AUTHORS_DEFAULTS = {"bg_thresh": 0.95, "templates": 1, "mode": "slide"}
 
 
 def checkpoint_defaults(checkpoint: str) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 from groupvit.segmentation import backends, zero_shot
 from groupvit.segmentation.result import SegmentationResult
 from groupvit.segmentation.templates import prompts_for, resolve_templates
-from groupvit.segmentation.windows import nearest_resize, pad_to, round_up, window_origins
+from groupvit.segmentation.windows import nearest_resize, window_origins
 
 ImageInput = Any  # uint8 RGB array [H, W, 3], uint8 grey [H, W], a PIL image or a path
 WHOLE_PATCHES_FACTOR = 16  # whole mode: at most 16 x the model's own number of patches (4 x 4 its image size)
@@ -95,6 +95,9 @@ class Segmenter:
                 if size < 1 or (name == "window" and (size % self.patch_hw[0] or size % self.patch_hw[1])):
                     raise ValueError(f"{name} must be positive (window a multiple of the patch size "
                                      f"{self.patch_hw}). Received: {name}={size}")
+            if stride > window:  # mmseg asserts it too: pixels between windows would have no score
+                raise ValueError(f"stride must be at most the window, so that windows cover every pixel. "
+                                 f"Received: window={window}, stride={stride}")
             run = functools.partial(run, window=window, stride=stride)
         return [run(_as_image(image)) for image in images]
 
@@ -129,34 +132,43 @@ class Segmenter:
                 f"patches ({WHOLE_PATCHES_FACTOR} x the model's {self.max_whole_patches // WHOLE_PATCHES_FACTOR}) "
                 f"once resized. Received: {image.shape[0]}x{image.shape[1]} px resized to {h}x{w} = {patches} "
                 f"patches; use mode 'slide' (its cost grows with the area), a smaller short side, or crop the image")
-        padded = pad_to(pixels, round_up(h, self.patch_hw[0]), round_up(w, self.patch_hw[1]))
-        out = self._vision(padded)
-        scores, aff, probs, top, group_maps = self._window_scores(out, 0, padded.shape[-2:], text, bg, top_k)
-        result = self._finish(scores[:, :h, :w], image, names, probs, top, (h, w))
-        result.group_maps = [nearest_resize(g[:h, :w], *image.shape[:2]) for g in group_maps]
+        # As the authors: the model sees whole patches only (its patch convolution drops a partial last one), and
+        # the maps of that grid are stretched over the whole resized image (resize_attn_map).
+        out = self._vision(self._whole_patches(pixels))
+        scores, aff, probs, top, group_maps = self._window_scores(out, 0, (h, w), text, bg, top_k)
+        result = self._finish(scores, image, names, probs, top, (h, w))
+        result.group_maps = [nearest_resize(g, *image.shape[:2]) for g in group_maps]
         result.group_affinity = aff
         result.group_to_class = np.argmax(aff, axis=1)
         return result
 
+    def _whole_patches(self, pixels: np.ndarray) -> np.ndarray:
+        """The pixels the model reads: a partial last patch row / column dropped, as its patch convolution does."""
+        h, w = pixels.shape[-2:]
+        if h < self.patch_hw[0] or w < self.patch_hw[1]:
+            raise ValueError(f"The resized image (or window) must hold at least one patch {self.patch_hw}. "
+                             f"Received: {h}x{w} px")
+        return pixels[:, :, :h - h % self.patch_hw[0], :w - w % self.patch_hw[1]]
+
     def _segment_slide(self, image: np.ndarray, *, text, names, bg, top_k, window, stride) -> SegmentationResult:
         pixels = self.image_transform(image)
         h, w = pixels.shape[-2:]
-        padded = pad_to(pixels, max(h, window), max(w, window))
-        big_h, big_w = padded.shape[-2:]
-        origins = [(y, x) for y in window_origins(big_h, window, stride) for x in window_origins(big_w, window, stride)]
-        crops = np.concatenate([padded[:, :, y:y + window, x:x + window] for y, x in origins])
-        out = self._vision(crops)
-        total = np.zeros((text.shape[0] + 1, big_h, big_w))
-        count = np.zeros((big_h, big_w))
+        # mmseg's slide inference: a side shorter than the window is read whole (a smaller crop, no padding)
+        crop_h, crop_w = min(window, h), min(window, w)
+        origins = [(y, x) for y in window_origins(h, crop_h, stride) for x in window_origins(w, crop_w, stride)]
+        crops = np.concatenate([pixels[:, :, y:y + crop_h, x:x + crop_w] for y, x in origins])
+        out = self._vision(self._whole_patches(crops))
+        total = np.zeros((text.shape[0] + 1, h, w))
+        count = np.zeros((h, w))
         probs_sum, tops = np.zeros(text.shape[0]), set()
         for i, (y, x) in enumerate(origins):
-            scores, _, probs, top, _ = self._window_scores(out, i, (window, window), text, bg, top_k)
-            total[:, y:y + window, x:x + window] += scores
-            count[y:y + window, x:x + window] += 1
+            scores, _, probs, top, _ = self._window_scores(out, i, (crop_h, crop_w), text, bg, top_k)
+            total[:, y:y + crop_h, x:x + crop_w] += scores
+            count[y:y + crop_h, x:x + crop_w] += 1
             probs_sum += probs
             tops.update(int(t) for t in top)
         scores = total / count
-        return self._finish(scores[:, :h, :w], image, names, probs_sum / len(origins), np.array(sorted(tops)), (h, w))
+        return self._finish(scores, image, names, probs_sum / len(origins), np.array(sorted(tops)), (h, w))
 
     @staticmethod
     def _finish(scores: np.ndarray, image: np.ndarray, names: list[str], probs: np.ndarray, top: np.ndarray,

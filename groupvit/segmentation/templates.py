@@ -6,10 +6,11 @@ from typing import Sequence
 
 SINGLE_TEMPLATE = ("a photo of a {}.",)
 
-# The 7-prompt subset of the CLIP ImageNet templates that CLIP/GroupViT use.
+# The 7-prompt subset of the ImageNet templates, as the GroupViT authors list it (datasets/imagenet_template.py,
+# `sub_imagenet_template`, used for their classification); CLIP's own list has "a bad photo of the {}.".
 SEVEN_TEMPLATES = (
     "itap of a {}.",
-    "a bad photo of the {}.",
+    "a bad photo of a {}.",
     "a origami {}.",
     "a photo of the large {}.",
     "a {} in a video game.",

@@ -13,16 +13,6 @@ def window_origins(size: int, window: int, stride: int) -> list[int]:
     return sorted({max(min(i * stride + window, size) - window, 0) for i in range(count)})
 
 
-def pad_to(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Zero-pad NCHW pixels at the bottom and right to at least height x width (zero = the mean colour)."""
-    _, _, h, w = pixels.shape
-    return np.pad(pixels, ((0, 0), (0, 0), (0, max(height - h, 0)), (0, max(width - w, 0))))
-
-
-def round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def nearest_resize(labels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Integer map [h, w] -> [height, width], nearest neighbour at half-pixel centres."""
     h, w = labels.shape

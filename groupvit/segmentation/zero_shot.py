@@ -117,8 +117,10 @@ def labels_from_scores(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def class_embeddings(prompt_features: np.ndarray, prompts_per_class: Sequence[int]) -> np.ndarray:
-    """Projected prompt features [sum(n), P] -> class embeddings [C, P]: normalize, average per class, normalize."""
-    features = l2_normalize(prompt_features)
+    """Projected prompt features [sum(n), P] -> class embeddings [C, P]: the projections averaged per class, then
+    normalized, as the authors' `build_text_embedding` (models/multi_label_contrastive.py); not CLIP's
+    zero-shot classifier, which normalizes each prompt first."""
+    features = np.asarray(prompt_features, dtype=np.float64)
     bounds = np.cumsum([0, *prompts_per_class])
     if bounds[-1] != features.shape[0]:
         raise ValueError(

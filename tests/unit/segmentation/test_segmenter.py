@@ -64,7 +64,7 @@ def test_class_embeddings_average_templates_and_synonyms(pt_model, tiny_tokenize
         ids, mask = tiny_tokenizer(prompts)
         with torch.no_grad():
             features = pt_model.text_features(torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))
-        features = torch.nn.functional.normalize(features.double(), dim=-1).mean(0)
+        features = features.double().mean(0)  # the authors': average the projections, then normalize
         np.testing.assert_allclose(row, (features / features.norm()).numpy(), atol=1e-6)
 
 
@@ -153,8 +153,8 @@ def test_a_grey_array_or_a_pil_image_is_one_image(pt_model, tiny_tokenizer, smal
 def test_whole_mode_refuses_more_patches_than_it_can_attend_over(pt_model, tiny_tokenizer):
     from groupvit.images import segmentation_preprocess
 
-    segmenter = Segmenter(pt_model, tiny_tokenizer,
-                          image_transform=lambda image: segmentation_preprocess(image, short_side=30))
+    segmenter = Segmenter(pt_model, tiny_tokenizer,  # no cap on the longer side (the authors' would be 137 px)
+                          image_transform=lambda image: segmentation_preprocess(image, short_side=30, long_side=10**6))
     limit = segmenter.max_whole_patches  # 16 x the config's 100 patches
     thin = sample_image(3, 560)  # resized to 30 x 5600: 10 x 1867 patches
     with pytest.raises(ValueError, match=rf"at most {limit} patches .*Received: 3x560 px resized to 30x5600"):

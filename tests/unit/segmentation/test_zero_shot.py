@@ -80,13 +80,17 @@ def test_logit_scale_is_clamped_at_100():
     assert zero_shot.clamped_scale(10.0) == 100.0
 
 
-def test_template_averaging_after_normalization():
+def test_templates_are_averaged_before_normalization_as_the_authors_do():
+    """The authors' build_text_embedding: mean of the raw projections over a class's prompts, then normalize
+    (CLIP's classifier normalizes each prompt first: with prompts of unequal norms the two differ)."""
     rng = np.random.default_rng(1)
     features = rng.normal(size=(5, 4)) * np.array([[1.0], [10.0], [0.1], [3.0], [2.0]])
     out = zero_shot.class_embeddings(features, [3, 2])
     for row, (a, b) in zip(out, [(0, 3), (3, 5)]):
-        mean = sum(f / np.linalg.norm(f) for f in features[a:b]) / (b - a)
+        mean = features[a:b].mean(axis=0)
         np.testing.assert_allclose(row, mean / np.linalg.norm(mean), rtol=1e-12)
+        clip_style = sum(f / np.linalg.norm(f) for f in features[a:b])
+        assert not np.allclose(row, clip_style / np.linalg.norm(clip_style), atol=1e-3)
     with pytest.raises(ValueError, match="add up"):
         zero_shot.class_embeddings(features, [2, 2])
 
