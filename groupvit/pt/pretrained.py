@@ -113,9 +113,10 @@ class GroupViTPreTrainedModel(nn.Module):
             nn.init.normal_(module.fc2.weight, std=in_std)
 
     def _init_tower(self, tower: nn.Module, config: GroupViTTextConfig | GroupViTVisionConfig) -> None:
+        """The port's random init. Children before their parents, as `nn.Module.apply` (the port's
+        `post_init`): an attention or MLP module's own stds then win over the generic linear one."""
         with torch.no_grad():
-            for module in tower.modules():
-                self._init_weights(module, config)
+            tower.apply(lambda module: self._init_weights(module, config))
 
     # ----- loading and saving ------------------------------------------------------------------
     def load_weights(self, state: dict[str, Any], source: str = "the given state dict", *,

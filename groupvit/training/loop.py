@@ -18,7 +18,7 @@ from typing import Any
 from groupvit.configs import GroupViTConfig
 from groupvit.segmentation.templates import resolve_templates
 from groupvit.training import checkpoints
-from groupvit.training.init import token_tables
+from groupvit.training.init import initial_weights
 from groupvit.training.noise import gumbel_noise
 from groupvit.training.options import OPTIONAL_TERMS, StepOptions, frozen_names
 from groupvit.training.run_config import RESUME_FIXED, TrainRun
@@ -106,8 +106,8 @@ def train(run: TrainRun) -> dict[str, Any]:
                           group_naming=run.group_naming,
                           logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
                           frozen=frozen_names(names, run.freeze, run.unfreeze))
-    if weights is None:  # from scratch: the backend's init, token tables as the authors (training/init.py)
-        weights = {**trainer_cls.initial_weights(config, run.seed), **token_tables(config, run.seed)}
+    if weights is None:  # from scratch: the authors' init, the same for both backends (training/init.py)
+        weights = initial_weights(config, run.seed)
     trainer = trainer_cls(config, weights, options, seed=run.seed)
     rank, world = trainer.rank, trainer.world_size
     if run.batch_size % world:

@@ -25,8 +25,11 @@ class CosineSchedule:
     """`lr_at(step)` for step = 0, 1, ... (the step about to be taken).
 
     Warm-up: `warmup_lr + (base_lr - warmup_lr) * step / warmup_steps` for step < warmup_steps;
-    then `min_lr + (base_lr - min_lr) * (1 + cos(pi * t / T)) / 2` with t = step - warmup_steps,
-    T = total_steps - warmup_steps (timm's CosineLRScheduler per step, as the authors use it).
+    then `min_lr + (base_lr - min_lr) * (1 + cos(pi * step / total_steps)) / 2`: timm's CosineLRScheduler
+    per step as the authors build it (utils/lr_scheduler.py: `t_initial` = all steps, timm's default
+    `warmup_prefix=False`), so the cosine is measured from step 0 and the rate right after the warm-up is
+    already a little below `base_lr` (0.989 x at 2 of 30 epochs). (The authors update the rate after each
+    optimiser step, so their step k uses this schedule's k - 1: not reproduced, a one-step shift.)
     """
 
     base_lr: float
@@ -52,9 +55,8 @@ class CosineSchedule:
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
             return self.warmup_lr + (self.base_lr - self.warmup_lr) * step / self.warmup_steps
-        t = min(step, self.total_steps) - self.warmup_steps
-        span = self.total_steps - self.warmup_steps
-        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t / span))
+        t = min(step, self.total_steps)
+        return self.min_lr + (self.base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t / self.total_steps))
 
     def to_dict(self) -> dict:
         return {"base_lr": self.base_lr, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,

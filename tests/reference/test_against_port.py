@@ -274,3 +274,22 @@ def test_our_sharded_save_loads_in_transformers_and_the_helpers_agree(tmp_path):
         again = type(ours).from_pretrained(tmp_path, **{flag: True})
         assert getattr(again.config, flag) is True
         assert getattr(transformers.GroupViTModel.from_pretrained(tmp_path, **{flag: True}).config, flag) is True
+
+
+def test_a_fresh_model_is_initialised_as_the_ports():
+    """The random init of a model built from a config (not loaded): per weight, the same distribution as the port's
+    (its post_init applies children before parents, so attention and MLP modules keep their own stds)."""
+    from groupvit.pt import GroupViTModel
+
+    config = GroupViTConfig()
+    torch.manual_seed(0)
+    ours = GroupViTModel(config).state_dict()
+    theirs = transformers.GroupViTModel(transformers.GroupViTConfig.from_dict(config.to_dict())).state_dict()
+    checked = 0
+    for name, value in theirs.items():
+        if name.endswith("position_ids") or value.numel() < 4096 or not value.is_floating_point():
+            continue
+        a, b = float(ours[name].float().std()), float(value.float().std())
+        assert (a == b == 0.0) or abs(a / b - 1) < 0.05, (name, a, b)
+        checked += 1
+    assert checked > 100

@@ -96,12 +96,6 @@ class TorchTrainer:
             out.pop(MULTI_LABEL_SCALE_NAME)
         return out
 
-    @staticmethod
-    def initial_weights(config: GroupViTConfig, seed: int) -> dict[str, np.ndarray]:
-        """The model's own seeded random init (the port's), as numpy."""
-        torch.manual_seed(seed)
-        return {k: v.numpy().copy() for k, v in GroupViTModel(config).state_dict().items()}
-
     # ----- one step ----------------------------------------------------------------------------
     def step(self, batch: dict[str, np.ndarray], gumbel_noise: list[np.ndarray], lr: float) -> dict[str, float]:
         """Forward, backward, clip, AdamW at learning rate `lr`; metrics of the global batch."""

@@ -114,14 +114,6 @@ class KerasTrainer:
 
         return self.strategy.experimental_distribute_values_from_function(local_rows)
 
-    @staticmethod
-    def initial_weights(config: GroupViTConfig, seed: int) -> dict[str, np.ndarray]:
-        """The model's own seeded random init, as numpy in PyTorch names and layouts."""
-        from groupvit.tf import TFGroupViTModel
-
-        keras.utils.set_random_seed(seed)
-        return TFGroupViTModel(config).to_numpy()
-
     # ----- state -------------------------------------------------------------------------------
     def weights(self) -> dict[str, np.ndarray]:
         """The model's weights as numpy, PyTorch names and layouts (no `num_batches_tracked`: no Keras twin)."""

@@ -17,7 +17,9 @@ from groupvit.images import IMAGENET_MEAN_255, IMAGENET_STD_255, resize, short_s
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Augmentation settings; `color_jitter` 0.4 and `random_erasing` 0.25 are the authors' values."""
+    """Augmentation settings. The authors' config names colour jitter 0.4 but, with their RandAugment on, timm
+    skips it (so 0 is what they train with); their random erasing is 0.25 (off here by default, a choice for
+    small runs: docs/training.md, "Where the default run differs from the authors'")."""
 
     image_size: int = 224
     scale: tuple[float, float] = (0.08, 1.0)
