@@ -69,12 +69,10 @@ def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
         if offline:
             return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, local_files_only=True)
         try:
-            online = {**({"token": token} if token is not None else {}),
-                      **({"force_download": True} if force_download else {})}
-            files = hub.list_repo_files(repo_id, revision=revision, **{k: v for k, v in online.items()
-                                                                         if k == "token"})
-            return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache,
-                                         allow_patterns=_needed(files), **online)
+            auth = {"token": token} if token is not None else {}
+            files = hub.list_repo_files(repo_id, revision=revision, **auth)
+            return hub.snapshot_download(repo_id, revision=revision, cache_dir=cache, allow_patterns=_needed(files),
+                                         **auth, **({"force_download": True} if force_download else {}))
         except not_found:
             raise
         except Exception as err:  # noqa: BLE001 - the HTTP client's own errors (no network, proxy, TLS)

@@ -138,10 +138,7 @@ class ConfigBase:
             raise ValueError("push_to_hub must be False: this library writes local files only. Received: True")
         os.makedirs(save_directory, exist_ok=True)
         path = os.path.join(save_directory, CONFIG_NAME)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.to_json_string())
-        os.replace(tmp, path)
+        self.to_json_file(path)
         return path
 
     @classmethod
