@@ -123,7 +123,9 @@ def test_online_only_the_needed_files_are_asked_for(monkeypatch, tmp_path):
     files = ["README.md", "config.json", "model.safetensors", "pytorch_model.bin", "tf_model.h5", "vocab.json",
              "merges.txt", "tokenizer.json", "special_tokens_map.json", "tokenizer_config.json", ".gitattributes"]
     asked = {}
-    monkeypatch.setattr(huggingface_hub, "list_repo_files", lambda repo, revision=None: files)
+    listed = {}
+    monkeypatch.setattr(huggingface_hub, "list_repo_files",
+                        lambda repo, revision=None, **kw: listed.update(kw) or files)
     monkeypatch.setattr(huggingface_hub, "snapshot_download",
                         lambda repo, **kw: asked.update(kw) or str(tmp_path))
     assert hub.snapshot(REPO, cache_dir=tmp_path) == str(tmp_path)
@@ -137,6 +139,9 @@ def test_online_only_the_needed_files_are_asked_for(monkeypatch, tmp_path):
     hub.snapshot(REPO, cache_dir=tmp_path)
     assert sorted(asked["allow_patterns"]) == ["config.json", "model-00001-of-00002.safetensors",
                                                "model-00002-of-00002.safetensors", "model.safetensors.index.json"]
+    assert "token" not in asked and "token" not in listed and "force_download" not in asked
+    hub.snapshot(REPO, cache_dir=tmp_path, token="hf_x", force_download=True)  # passed on as huggingface_hub's
+    assert asked["token"] == listed["token"] == "hf_x" and asked["force_download"] is True
 
 
 class _Unreachable(Exception):
