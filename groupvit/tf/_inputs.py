@@ -6,6 +6,7 @@ Shape checks use static shapes, so they also run while tracing `tf.function`; va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Sequence
 
 import numpy as np
@@ -65,6 +66,30 @@ def _kind(dtype) -> str:
     if dtype.is_floating:
         return "float"
     return "uint" if dtype.is_unsigned else "int"
+
+
+def text_inputs(input_ids, attention_mask=None, position_ids=None) -> tuple:
+    """(input_ids, attention_mask, position_ids) as tensors; `input_ids` may be one dict holding them (what
+    `predict` / `fit` and the old port's methods pass)."""
+    if isinstance(input_ids, Mapping):
+        inputs = dict(input_ids)
+        input_ids = inputs.pop("input_ids", None)
+        attention_mask = inputs.pop("attention_mask", attention_mask)
+        position_ids = inputs.pop("position_ids", position_ids)
+        if inputs:
+            raise ValueError("An input dict may hold input_ids, attention_mask and position_ids. "
+                             f"Received extra keys: {sorted(inputs)}")
+    return tuple(to_tensor(x) for x in (input_ids, attention_mask, position_ids))
+
+
+def vision_inputs(pixel_values):
+    """pixel_values as a tensor (pixels_tensor); it may be one dict holding them (what `predict` passes)."""
+    if isinstance(pixel_values, Mapping):
+        inputs = dict(pixel_values)
+        pixel_values = inputs.pop("pixel_values", None)
+        if inputs:
+            raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
+    return pixels_tensor(pixel_values)
 
 
 def pixels_tensor(pixel_values):

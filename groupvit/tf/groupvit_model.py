@@ -11,7 +11,8 @@ from keras import ops
 from groupvit import input_checks
 from groupvit.configs import GroupViTConfig, call_flags
 from groupvit.outputs import GroupViTModelOutput
-from groupvit.tf._inputs import check_noise, check_text_inputs, check_vision_inputs, pixels_tensor, to_tensor
+from groupvit.tf._inputs import (check_noise, check_text_inputs, check_vision_inputs, pixels_tensor, text_inputs,
+                                  to_tensor, vision_inputs)
 from groupvit.tf._ops import contrastive_loss, normalize
 from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
@@ -59,14 +60,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         """Projected (un-normalized) text features [B, projection_dim], as the old Keras 2 port: its arguments in
         its order (`output_attentions`, `output_hidden_states` and `return_dict` change nothing in the
         features, there as here), a dict of inputs as the first argument too."""
-        if isinstance(input_ids, Mapping):
-            inputs = dict(input_ids)
-            input_ids, attention_mask = inputs.pop("input_ids", None), inputs.pop("attention_mask", attention_mask)
-            position_ids = inputs.pop("position_ids", position_ids)
-            if inputs:
-                raise ValueError(f"An input dict may hold input_ids, attention_mask and position_ids. Received extra "
-                                 f"keys: {sorted(inputs)}")
-        input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
+        input_ids, attention_mask, position_ids = text_inputs(input_ids, attention_mask, position_ids)
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
         return self._run(self._text_features, tensors, training=bool(training))
@@ -81,12 +75,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         """Projected (un-normalized) image features [B, projection_dim], as the old Keras 2 port: its arguments in
         its order (`output_attentions`, `output_hidden_states` and `return_dict` change nothing in the
         features), a dict of inputs as the first argument too; `interpolate_pos_encoding` last."""
-        if isinstance(pixel_values, Mapping):
-            inputs = dict(pixel_values)
-            pixel_values = inputs.pop("pixel_values", None)
-            if inputs:
-                raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
-        pixel_values = pixels_tensor(pixel_values)
+        pixel_values = vision_inputs(pixel_values)
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
         return self._run(self._image_features, {"pixel_values": pixel_values},
                          interpolate_pos_encoding=bool(interpolate_pos_encoding), training=bool(training))

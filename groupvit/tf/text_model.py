@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 from groupvit.configs import GroupViTTextConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling
-from groupvit.tf._inputs import check_text_inputs, to_tensor
+from groupvit.tf._inputs import check_text_inputs, text_inputs
 from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.text_transformer import TFGroupViTTextTransformer
@@ -38,17 +37,7 @@ class TFGroupViTTextModel(TFGroupViTPreTrainedModel):
         return_dict: bool | None = None,
         training: bool = False,
     ) -> BaseModelOutputWithPooling | tuple:
-        if isinstance(input_ids, Mapping):  # `predict` / `fit` pass one dict of inputs
-            inputs = dict(input_ids)
-            input_ids = inputs.pop("input_ids", None)
-            attention_mask = inputs.pop("attention_mask", attention_mask)
-            position_ids = inputs.pop("position_ids", position_ids)
-            if inputs:
-                raise ValueError(
-                    "An input dict may hold input_ids, attention_mask and position_ids. "
-                    f"Received extra keys: {sorted(inputs)}"
-                )
-        input_ids, attention_mask, position_ids = (to_tensor(x) for x in (input_ids, attention_mask, position_ids))
+        input_ids, attention_mask, position_ids = text_inputs(input_ids, attention_mask, position_ids)
         check_text_inputs(input_ids, attention_mask, self.config)
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "position_ids": position_ids}
         output_attentions, output_hidden_states, return_dict = call_flags(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Sequence
 
 from groupvit.configs import GroupViTVisionConfig, call_flags
 from groupvit.outputs import BaseModelOutputWithPooling
-from groupvit.tf._inputs import check_noise, check_vision_inputs, pixels_tensor
+from groupvit.tf._inputs import check_noise, check_vision_inputs, vision_inputs
 from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
 from groupvit.tf.vision_transformer import TFGroupViTVisionTransformer
@@ -43,12 +42,7 @@ class TFGroupViTVisionModel(TFGroupViTPreTrainedModel):
         gumbel_noise: Sequence | None = None,
         training: bool = False,
     ) -> BaseModelOutputWithPooling | tuple:
-        if isinstance(pixel_values, Mapping):  # `predict` passes one dict of inputs
-            inputs = dict(pixel_values)
-            pixel_values = inputs.pop("pixel_values", None)
-            if inputs:
-                raise ValueError(f"An input dict may hold pixel_values only. Received extra keys: {sorted(inputs)}")
-        pixel_values = pixels_tensor(pixel_values)
+        pixel_values = vision_inputs(pixel_values)
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
         gumbel_noise = check_noise(gumbel_noise, self.config)
         output_attentions, output_hidden_states, return_dict = call_flags(

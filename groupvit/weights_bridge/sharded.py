@@ -18,7 +18,6 @@ from typing import Callable
 from groupvit.weights_bridge.errors import CheckpointFormatError
 
 EXPECTED = 'a checkpoint index (JSON with "weight_map": {weight name: shard file in the same folder})'
-INDEX_SUFFIX = ".index.json"
 
 
 def read_index(path: str | os.PathLike) -> dict[str, list[str]]:
