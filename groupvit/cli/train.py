@@ -73,8 +73,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--shuffle-buffer", type=int, default=10000)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (PyTorch)")
     p.add_argument("--no-flip", action="store_true", help="no horizontal flips (captions that say left/right)")
-    p.add_argument("--color-jitter", type=float, default=0.0)
-    p.add_argument("--random-erasing", type=float, default=0.0)
+    p.add_argument("--color-jitter", type=float, default=0.0, help="brightness/contrast/saturation strength "
+                   "(default 0; not with --rand-augment)")
+    p.add_argument("--random-erasing", type=float, default=0.0, help="probability of erasing one box with noise "
+                   "(the authors: 0.25; default 0)")
+    p.add_argument("--rand-augment", default=None, metavar="POLICY",
+                   help="timm's RandAugment policy, e.g. rand-m9-mstd0.5-inc1 (the authors'; default off)")
+    p.add_argument("--interpolation", choices=("bicubic", "bilinear"), default="bicubic",
+                   help="resampling of the random crop and of RandAugment's geometric operations "
+                        "(the authors: bilinear; default bicubic)")
     p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("MIN", "MAX"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar (the log is still written)")
     p.set_defaults(func=run)
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
         num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,
         color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),
-        progress=not args.no_progress,
+        rand_augment=args.rand_augment, interpolation=args.interpolation, progress=not args.no_progress,
     )
     try:
         summary = train(train_run)

@@ -115,7 +115,8 @@ def train(run: TrainRun) -> dict[str, Any]:
                          f"Received: batch_size={run.batch_size}")
     local = run.batch_size // world
     augment = AugmentConfig(image_size=config.vision_config.image_hw[0], scale=tuple(run.crop_scale), flip=run.flip,
-                            color_jitter=run.color_jitter, random_erasing=run.random_erasing)
+                            color_jitter=run.color_jitter, random_erasing=run.random_erasing,
+                            rand_augment=run.rand_augment, interpolation=run.interpolation)
     batches = TrainBatches(source=source, tokenizer=tokenizer, augment=augment, global_batch=run.batch_size,
                            rank=rank, world_size=world, seed=run.seed,
                            context_length=config.text_config.max_position_embeddings,

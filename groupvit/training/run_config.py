@@ -47,6 +47,8 @@ class TrainRun:
     color_jitter: float = 0.0
     random_erasing: float = 0.0
     crop_scale: tuple[float, float] = (0.08, 1.0)
+    rand_augment: str | None = None
+    interpolation: str = "bicubic"
     progress: bool = True
 
     def validate(self) -> None:
@@ -101,6 +103,11 @@ class TrainRun:
             raise ValueError(f"clip_norm must be > 0, or None (no clipping). Received: clip_norm={self.clip_norm}")
         if self.keep < 0:
             raise ValueError(f"keep must be >= 0 (0 keeps every checkpoint). Received: keep={self.keep}")
+        from groupvit.training.data.augment import AugmentConfig
+
+        AugmentConfig(scale=tuple(self.crop_scale), flip=self.flip, color_jitter=self.color_jitter,
+                      random_erasing=self.random_erasing, rand_augment=self.rand_augment,
+                      interpolation=self.interpolation)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -110,4 +117,5 @@ class TrainRun:
 RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_decay", "clip_norm",
                 "multi_label", "grouped_multi_label", "group_balance", "pooling_tau", "group_exclusivity",
                 "group_naming", "prompt_templates", "freeze", "unfreeze", "seed", "shuffle_buffer",
-                "bf16", "flip", "color_jitter", "random_erasing", "crop_scale")
+                "bf16", "flip", "color_jitter", "random_erasing", "crop_scale", "rand_augment",
+                "interpolation")

@@ -29,6 +29,9 @@ def test_anything_else_is_refused_with_the_value(templates):
     ("weight_decay", -0.1, r"weight_decay must be >= 0. Received: weight_decay=-0.1"),
     ("weight_decay", float("nan"), r"weight_decay must be >= 0. Received: weight_decay=nan"),
     ("keep", -1, r"keep must be >= 0 \(0 keeps every checkpoint\). Received: keep=-1"),
+    ("rand_augment", "rand-m9-inc1-x", r"section 'x' of 'rand-m9-inc1-x'"),
+    ("interpolation", "nearest", r"interpolation must be one of \('bilinear', 'bicubic'\). Received: 'nearest'"),
+    ("random_erasing", 1.5, r"random_erasing a probability"),
 ])
 def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(name, value, message):
     with pytest.raises(ValueError, match=message):
@@ -36,6 +39,7 @@ def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(nam
 
 
 @pytest.mark.parametrize(("name", "value"), [("clip_norm", None), ("clip_norm", 0.5), ("weight_decay", 0.0),
-                                             ("keep", 0), ("keep", 1)])
+                                             ("keep", 0), ("keep", 1), ("rand_augment", "rand-m9-mstd0.5-inc1"),
+                                             ("interpolation", "bilinear")])
 def test_their_valid_values_pass(name, value):
     TrainRun(backend="pt", data="d", out="o", steps=1, **{name: value}).validate()

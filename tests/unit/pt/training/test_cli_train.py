@@ -77,6 +77,19 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(dataset, tmp_path
     assert [r["loss"] for r in _log(stopped)] == [r["loss"] for r in _log(straight)]
 
 
+def test_the_authors_augmentation_reaches_the_images_and_is_fixed_on_resume(dataset, tmp_path, capsys):
+    data, config = dataset
+    authors = ["--rand-augment", "rand-m9-mstd0.5-inc1", "--interpolation", "bilinear", "--random-erasing", "0.25"]
+    assert _train(data, config, tmp_path / "plain", "--steps", "2") == 0
+    assert _train(data, config, tmp_path / "authors", "--steps", "2", "--save-every", "1", *authors) == 0
+    assert _log(tmp_path / "plain")[0]["loss"] != _log(tmp_path / "authors")[0]["loss"]
+    os.remove(tmp_path / "authors" / "model.safetensors")
+    shutil.rmtree(tmp_path / "authors" / "checkpoints" / "step-000002")
+    assert _train(data, config, tmp_path / "authors", "--steps", "2", "--resume", *authors[2:],
+                  "--rand-augment", "rand-m9-inc1") != 0
+    assert "rand_augment: 'rand-m9-mstd0.5-inc1' -> 'rand-m9-inc1'" in capsys.readouterr().err
+
+
 def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path):
     data, config = dataset
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"

@@ -59,3 +59,65 @@ def test_bad_inputs_are_named():
         augment_image(image_array(0), FULL)
     with pytest.raises(ValueError, match="scale must satisfy"):
         AugmentConfig(scale=(0.5, 0.1))
+
+
+def test_rand_augment_policy_parsing_follows_timms_grammar():
+    from groupvit.training.data.rand_augment import INCREASING_OPERATIONS, OPERATIONS, parse_policy
+
+    authors = parse_policy("rand-m9-mstd0.5-inc1")
+    assert (authors.magnitude, authors.num_layers, authors.magnitude_std) == (9, 2, 0.5)
+    assert authors.operations == INCREASING_OPERATIONS and not authors.weighted
+    assert parse_policy("rand-n3-w0").operations == OPERATIONS and parse_policy("rand-n3-w0").weighted
+    assert parse_policy("rand").magnitude == 10
+    for bad, match in [("augmix-m3", "starts with 'rand'"), ("rand-x3", "not one of"), ("rand-m9.5", "integers"),
+                       ("rand-m11", r"magnitude in \[0, 10\]"), ("rand-n0", "n >= 1"), ("rand-w1", "w only 0")]:
+        with pytest.raises(ValueError, match=match):
+            parse_policy(bad)
+
+
+def test_rand_augment_is_seeded_and_changes_the_image():
+    config = AugmentConfig(image_size=24, flip=False, rand_augment="rand-m9-mstd0.5-inc1")
+    plain = AugmentConfig(image_size=24, flip=False)
+    image = image_array(7)
+    outs = [augment_image(image, config, sample_rng(0, 0, p)) for p in range(12)]
+    np.testing.assert_array_equal(outs[3], augment_image(image, config, sample_rng(0, 0, 3)))
+    changed = sum(not np.array_equal(o, augment_image(image, plain, sample_rng(0, 0, p))) for p, o in enumerate(outs))
+    assert changed >= 4  # each of the 2 operations is applied with probability 1/2
+
+
+def test_rand_augment_uncovered_pixels_take_the_mean_colour():
+    from groupvit.training.data.augment import FILL
+    from groupvit.training.data.rand_augment import apply_operation
+    from PIL import Image
+
+    picture = Image.fromarray(np.zeros((20, 20, 3), np.uint8))
+    moved = np.asarray(apply_operation(picture, "TranslateXRel", 10.0, False, FILL, Image.Resampling.BILINEAR))
+    assert FILL == (124, 116, 104)
+    np.testing.assert_array_equal(moved[:, -5:], np.broadcast_to(np.asarray(FILL, np.uint8), (20, 5, 3)))
+    assert not moved[:, :5].any()
+    black = apply_operation(Image.fromarray(image_array(1)), "PosterizeIncreasing", 10.0, False, FILL, 2)
+    assert not np.asarray(black).any()  # 0 bits kept, as timm on the Pillow of the authors' time
+
+
+def test_interpolation_option_reaches_the_crop():
+    image = image_array(2)
+    bilinear = augment_image(image, AugmentConfig(image_size=24, flip=False, interpolation="bilinear"),
+                             sample_rng(0, 0, 1))
+    bicubic = augment_image(image, AugmentConfig(image_size=24, flip=False), sample_rng(0, 0, 1))
+    assert not np.array_equal(bilinear, bicubic)
+    top, left, h, w = RandomResizedCrop(24).get_params(*image.shape[:2], sample_rng(0, 0, 1))
+    from PIL import Image
+
+    from groupvit.training.data.augment import normalize
+    expected = Image.fromarray(np.ascontiguousarray(image[top:top + h, left:left + w])).resize((24, 24),
+                                                                                              Image.BILINEAR)
+    np.testing.assert_array_equal(bilinear, normalize(np.asarray(expected)))
+
+
+def test_rand_augment_settings_are_checked():
+    with pytest.raises(ValueError, match="RandAugment or colour jitter, not both"):
+        AugmentConfig(rand_augment="rand-m9-mstd0.5-inc1", color_jitter=0.4)
+    with pytest.raises(ValueError, match="interpolation must be one of"):
+        AugmentConfig(interpolation="lanczos")
+    with pytest.raises(ValueError, match="section 'q1'"):
+        AugmentConfig(rand_augment="rand-q1")
