@@ -91,6 +91,16 @@ def check_gumbel_noise(num_given: int, config: GroupViTVisionConfig) -> None:
         )
 
 
+def check_drop_path_scales(shape: tuple[int, ...], config: GroupViTVisionConfig, batch: int) -> None:
+    """[B, layers of the vision tower, 2]: the attention and MLP branch scales of each layer."""
+    expected = (batch, sum(config.depths), 2)
+    if tuple(shape) != expected:
+        raise ValueError(
+            "drop_path_scales must be [batch, vision layers (sum of depths), 2] (each layer's attention and MLP "
+            f"branch scale) = {list(expected)}. Received: shape={list(shape)}"
+        )
+
+
 def check_ids_dtype(kind: str, dtype_name: str, name: str = "input_ids") -> None:
     """`kind`: "int", "uint", "float", "complex" or "bool" (the dtype's family); ids must be integers."""
     if kind not in ("int", "uint"):

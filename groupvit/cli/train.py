@@ -83,6 +83,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="resampling of the random crop and of RandAugment's geometric operations "
                         "(the authors: bilinear; default bicubic)")
     p.add_argument("--crop-scale", type=float, nargs=2, default=(0.08, 1.0), metavar=("MIN", "MAX"))
+    p.add_argument("--drop-path-rate", type=float, default=0.0, metavar="R",
+                   help="stochastic depth of the vision layers, rising linearly from 0 at the first to R at the "
+                        "last (the authors: 0.1; default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (the log is still written)")
     p.set_defaults(func=run)
     return p
@@ -104,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume, seed=args.seed, save_every=args.save_every, keep=args.keep,
         num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,
         color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),
-        rand_augment=args.rand_augment, interpolation=args.interpolation, progress=not args.no_progress,
+        rand_augment=args.rand_augment, interpolation=args.interpolation,
+        drop_path_rate=args.drop_path_rate, progress=not args.no_progress,
     )
     try:
         summary = train(train_run)

@@ -46,6 +46,8 @@ def check_vision_inputs(pixel_values: torch.Tensor | None, config: GroupViTVisio
             input_checks.check_finite_pixels(False, bad)
 
 
-def check_noise(gumbel_noise, config: GroupViTVisionConfig) -> None:
+def check_noise(gumbel_noise, config: GroupViTVisionConfig, drop_path_scales=None, batch: int = 0) -> None:
     if gumbel_noise is not None:
         input_checks.check_gumbel_noise(len(gumbel_noise), config)
+    if drop_path_scales is not None:
+        input_checks.check_drop_path_scales(tuple(drop_path_scales.shape), config, batch)

@@ -11,7 +11,8 @@ from groupvit.pt.mlp import GroupViTMLP
 
 
 class GroupViTEncoderLayer(nn.Module):
-    """`h = x + attn(ln1(x)); out = h + mlp(ln2(h))`."""
+    """`h = x + attn(ln1(x)); out = h + mlp(ln2(h))`; with `residual_scales` [B, 2] (stochastic depth, in
+    training) each sample's two branches are multiplied by its scales first (0 drops a branch)."""
 
     def __init__(self, config: GroupViTTextConfig | GroupViTVisionConfig) -> None:
         super().__init__()
@@ -26,10 +27,16 @@ class GroupViTEncoderLayer(nn.Module):
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         output_attentions: bool = False,
+        residual_scales: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attn_out, weights = self.self_attn(
             self.layer_norm1(hidden_states), attention_mask=attention_mask, output_attentions=output_attentions
         )
+        mlp_scale = None
+        if residual_scales is not None:
+            scales = residual_scales.to(attn_out.dtype)[:, None, :]  # (B, 1, 2)
+            attn_out, mlp_scale = attn_out * scales[..., 0:1], scales[..., 1:2]
         hidden_states = hidden_states + attn_out
-        hidden_states = hidden_states + self.mlp(self.layer_norm2(hidden_states))
+        mlp_out = self.mlp(self.layer_norm2(hidden_states))
+        hidden_states = hidden_states + (mlp_out if mlp_scale is None else mlp_out * mlp_scale)
         return hidden_states, weights

@@ -134,8 +134,10 @@ class GroupViTModel(GroupViTPreTrainedModel):
         return_dict: bool | None = None,
         interpolate_pos_encoding: bool = False,
         gumbel_noise: Sequence[torch.Tensor] | None = None,
+        drop_path_scales: torch.Tensor | None = None,
     ) -> GroupViTModelOutput | tuple:
-        """Outputs and tuple order as the `transformers` port; `gumbel_noise` as in `GroupViTVisionModel`."""
+        """Outputs and tuple order as the `transformers` port; `gumbel_noise` and `drop_path_scales` as in
+        `GroupViTVisionModel`."""
         config = self.config
         output_segmentation = bool(
             output_segmentation if output_segmentation is not None else config.output_segmentation
@@ -145,14 +147,15 @@ class GroupViTModel(GroupViTPreTrainedModel):
         output_attentions = output_attentions or output_segmentation
         check_text_inputs(input_ids, attention_mask, config.text_config)
         check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)
-        check_noise(gumbel_noise, config.vision_config)
+        check_noise(gumbel_noise, config.vision_config, drop_path_scales, pixel_values.shape[0])
         if return_loss:
             input_checks.check_loss_pairs(pixel_values.shape[0], input_ids.shape[0])
         if output_segmentation:
             input_checks.check_segmentation(config.vision_config)
 
         vision_outputs = self.vision_model(
-            pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding, gumbel_noise
+            pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding, gumbel_noise,
+            drop_path_scales,
         )
         text_outputs = self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
 

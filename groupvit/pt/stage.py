@@ -51,18 +51,23 @@ class GroupViTStage(nn.Module):
         hidden_states: torch.Tensor,
         prev_group_token: torch.Tensor | None = None,
         gumbel_noise: torch.Tensor | None = None,
+        drop_path_scales: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """`drop_path_scales`: [B, depth, 2], this stage's layers' branch scales (stochastic depth), or None."""
+        def scales(i: int) -> torch.Tensor | None:
+            return None if drop_path_scales is None else drop_path_scales[:, i]
+
         if not self.with_group_token:
-            for layer in self.layers:
-                hidden_states = layer(hidden_states)[0]
+            for i, layer in enumerate(self.layers):
+                hidden_states = layer(hidden_states, residual_scales=scales(i))[0]
             return hidden_states, None, None
 
         group_token = self.group_token.expand(hidden_states.shape[0], -1, -1)
         if self.group_projector is not None:
             group_token = group_token + self.group_projector(prev_group_token)
         tokens = torch.cat([hidden_states, group_token], dim=1)  # image tokens first
-        for layer in self.layers:
-            tokens = layer(tokens)[0]
+        for i, layer in enumerate(self.layers):
+            tokens = layer(tokens, residual_scales=scales(i))[0]
         image_tokens = tokens[:, : -self.num_group_token]
         group_token = tokens[:, -self.num_group_token :]
         new_tokens, soft = self.downsample(image_tokens, group_token, gumbel_noise)

@@ -35,13 +35,17 @@ class GroupViTVisionModel(GroupViTPreTrainedModel):
         return_dict: bool | None = None,
         interpolate_pos_encoding: bool = False,
         gumbel_noise: Sequence[torch.Tensor] | None = None,
+        drop_path_scales: torch.Tensor | None = None,
     ) -> BaseModelOutputWithPooling | tuple:
-        """`gumbel_noise`: one tensor [B, O_s, N_s] per grouping stage, used in train mode only."""
+        """`gumbel_noise`: one tensor [B, O_s, N_s] per grouping stage; `drop_path_scales`: [B, sum(depths), 2],
+        each vision layer's attention and MLP branch scale per sample (stochastic depth: 0 or 1 / keep
+        probability, as the authors' DropPath); both used in train mode only."""
         check_vision_inputs(pixel_values, self.config, interpolate_pos_encoding)
-        check_noise(gumbel_noise, self.config)
+        check_noise(gumbel_noise, self.config, drop_path_scales, pixel_values.shape[0])
         output_attentions, output_hidden_states, return_dict = call_flags(
             self.config, output_attentions, output_hidden_states, return_dict)
         out = self.vision_model(
-            pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding, gumbel_noise
+            pixel_values, output_attentions, output_hidden_states, interpolate_pos_encoding, gumbel_noise,
+            drop_path_scales,
         )
         return out if return_dict else out.to_tuple()

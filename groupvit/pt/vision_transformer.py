@@ -37,17 +37,26 @@ class GroupViTVisionEncoder(nn.Module):
         hidden_states: torch.Tensor,
         output_hidden_states: bool = False,
         gumbel_noise: Sequence[torch.Tensor] | None = None,
+        drop_path_scales: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None, tuple[torch.Tensor, ...]]:
-        """Returns (last tokens, stage inputs + last tokens or None, soft maps of the grouping stages)."""
+        """Returns (last tokens, stage inputs + last tokens or None, soft maps of the grouping stages).
+        `drop_path_scales` [B, sum(depths), 2] are used in train mode only, layer l of the tower taking row l."""
         all_hidden = [] if output_hidden_states else None
         soft_maps = []
         noise = list(gumbel_noise) if gumbel_noise is not None else None
         group_tokens = None
+        if not self.training:
+            drop_path_scales = None
+        first = 0
         for stage in self.stages:
             if all_hidden is not None:
                 all_hidden.append(hidden_states)
             stage_noise = noise[len(soft_maps)] if (noise is not None and stage.with_group_token) else None
-            hidden_states, group_tokens, soft = stage(hidden_states, group_tokens, stage_noise)
+            stage_scales = None
+            if drop_path_scales is not None:
+                stage_scales = drop_path_scales[:, first:first + stage.depth]
+            first += stage.depth
+            hidden_states, group_tokens, soft = stage(hidden_states, group_tokens, stage_noise, stage_scales)
             if soft is not None:
                 soft_maps.append(soft)
         if all_hidden is not None:
@@ -72,9 +81,10 @@ class GroupViTVisionTransformer(nn.Module):
         output_hidden_states: bool = False,
         interpolate_pos_encoding: bool = False,
         gumbel_noise: Sequence[torch.Tensor] | None = None,
+        drop_path_scales: torch.Tensor | None = None,
     ) -> BaseModelOutputWithPooling:
         hidden = self.embeddings(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding)
-        last, all_hidden, soft_maps = self.encoder(hidden, output_hidden_states, gumbel_noise)
+        last, all_hidden, soft_maps = self.encoder(hidden, output_hidden_states, gumbel_noise, drop_path_scales)
         last = self.layernorm(last)
         return BaseModelOutputWithPooling(
             last_hidden_state=last,

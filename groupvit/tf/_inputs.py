@@ -109,6 +109,15 @@ def check_noise(gumbel_noise: Sequence | None, config: GroupViTVisionConfig) -> 
     return [to_tensor(noise, "float32") for noise in gumbel_noise]
 
 
+def check_drop_path(drop_path_scales, config: GroupViTVisionConfig, batch):
+    """Checks the shape [B, sum(depths), 2]; returns the scales as a float32 tensor (None stays None)."""
+    if drop_path_scales is None:
+        return None
+    drop_path_scales = to_tensor(drop_path_scales, "float32")
+    input_checks.check_drop_path_scales(tuple(drop_path_scales.shape), config, batch)
+    return drop_path_scales
+
+
 def to_tensor(x, dtype: str | None = None):
     """numpy arrays and lists -> tensors; None stays None."""
     if x is None:

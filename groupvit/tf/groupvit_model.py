@@ -11,8 +11,8 @@ from keras import ops
 from groupvit import input_checks
 from groupvit.configs import GroupViTConfig, call_flags
 from groupvit.outputs import GroupViTModelOutput
-from groupvit.tf._inputs import (check_noise, check_text_inputs, check_vision_inputs, pixels_tensor, text_inputs,
-                                  to_tensor, vision_inputs)
+from groupvit.tf._inputs import (check_drop_path, check_noise, check_text_inputs, check_vision_inputs, pixels_tensor,
+                                  text_inputs, to_tensor, vision_inputs)
 from groupvit.tf._ops import contrastive_loss, normalize
 from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
@@ -124,8 +124,10 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         interpolate_pos_encoding: bool = False,
         gumbel_noise: Sequence | None = None,
         training: bool = False,
+        drop_path_scales=None,
     ) -> GroupViTModelOutput | tuple:
-        """Outputs and tuple order as the `transformers` port; `gumbel_noise` as in `TFGroupViTVisionModel`."""
+        """Outputs and tuple order as the `transformers` port; `gumbel_noise` and `drop_path_scales` as in
+        `TFGroupViTVisionModel`."""
         if isinstance(input_ids, Mapping):  # `predict` / `fit` pass one dict of inputs
             inputs = dict(input_ids)
             unknown = sorted(set(inputs) - set(INPUT_NAMES))
@@ -147,13 +149,14 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         check_text_inputs(input_ids, attention_mask, config.text_config)
         check_vision_inputs(pixel_values, config.vision_config, interpolate_pos_encoding)
         gumbel_noise = check_noise(gumbel_noise, config.vision_config)
+        drop_path_scales = check_drop_path(drop_path_scales, config.vision_config, pixel_values.shape[0])
         if return_loss and None not in (pixel_values.shape[0], input_ids.shape[0]):
             input_checks.check_loss_pairs(pixel_values.shape[0], input_ids.shape[0])
         if output_segmentation:
             input_checks.check_segmentation(config.vision_config)
 
         tensors = {"input_ids": input_ids, "pixel_values": pixel_values, "attention_mask": attention_mask,
-                   "position_ids": position_ids, "gumbel_noise": gumbel_noise}
+                   "position_ids": position_ids, "gumbel_noise": gumbel_noise, "drop_path_scales": drop_path_scales}
         out = self._run(
             self._forward, tensors, return_loss=bool(return_loss), output_attentions=output_attentions,
             output_hidden_states=output_hidden_states, output_segmentation=output_segmentation,
@@ -162,7 +165,8 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         return out if return_dict else out.to_tuple()
 
     def _forward(
-        self, input_ids, pixel_values, attention_mask=None, position_ids=None, gumbel_noise=None, *,
+        self, input_ids, pixel_values, attention_mask=None, position_ids=None, gumbel_noise=None,
+        drop_path_scales=None, *,
         return_loss: bool, output_attentions: bool, output_hidden_states: bool, output_segmentation: bool,
         interpolate_pos_encoding: bool, training: bool,
     ) -> GroupViTModelOutput:
@@ -170,6 +174,7 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
         vision_outputs = self.vision_model(
             pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
             interpolate_pos_encoding=interpolate_pos_encoding, gumbel_noise=gumbel_noise, training=training,
+            drop_path_scales=drop_path_scales,
         )
         text_outputs = self.text_model(
             input_ids, attention_mask=attention_mask, position_ids=position_ids, output_attentions=output_attentions,

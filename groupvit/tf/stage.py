@@ -51,10 +51,15 @@ class TFGroupViTStage(keras.layers.Layer):
             if layer is not None:
                 layer.build((None, None, self.embed_dim))
 
-    def call(self, hidden_states, prev_group_token=None, gumbel_noise=None, training: bool = False):
+    def call(self, hidden_states, prev_group_token=None, gumbel_noise=None, training: bool = False,
+             drop_path_scales=None):
+        """`drop_path_scales`: [B, depth, 2], this stage's layers' branch scales (stochastic depth), or None."""
+        def scales(i: int):
+            return None if drop_path_scales is None else drop_path_scales[:, i]
+
         if not self.with_group_token:
-            for layer in self.layers:
-                hidden_states = layer(hidden_states, training=training)[0]
+            for i, layer in enumerate(self.layers):
+                hidden_states = layer(hidden_states, training=training, residual_scales=scales(i))[0]
             return hidden_states, None, None
 
         group_token = ops.broadcast_to(
@@ -63,8 +68,8 @@ class TFGroupViTStage(keras.layers.Layer):
         if self.group_projector is not None:
             group_token = group_token + self.group_projector(prev_group_token)
         tokens = ops.concatenate([hidden_states, group_token], axis=1)  # image tokens first
-        for layer in self.layers:
-            tokens = layer(tokens, training=training)[0]
+        for i, layer in enumerate(self.layers):
+            tokens = layer(tokens, training=training, residual_scales=scales(i))[0]
         image_tokens = tokens[:, : -self.num_group_token]
         group_token = tokens[:, -self.num_group_token :]
         new_tokens, soft = self.downsample(image_tokens, group_token, gumbel_noise=gumbel_noise, training=training)

@@ -36,17 +36,24 @@ class TFGroupViTVisionEncoder(keras.layers.Layer):
             stage.build((None, None, self.config.hidden_size))
 
     def call(self, hidden_states, output_hidden_states: bool = False, gumbel_noise: Sequence | None = None,
-             training: bool = False):
-        """Returns (last tokens, stage inputs + last tokens or None, soft maps of the grouping stages)."""
+             training: bool = False, drop_path_scales=None):
+        """Returns (last tokens, stage inputs + last tokens or None, soft maps of the grouping stages).
+        `drop_path_scales` [B, sum(depths), 2] are used in training only, layer l of the tower taking row l."""
         all_hidden = [] if output_hidden_states else None
         soft_maps = []
         group_tokens = None
+        if not training:
+            drop_path_scales = None
+        first = 0
         for stage in self.stages:
             if all_hidden is not None:
                 all_hidden.append(hidden_states)
             noise = gumbel_noise[len(soft_maps)] if (gumbel_noise is not None and stage.with_group_token) else None
+            depth = len(stage.layers)
+            stage_scales = None if drop_path_scales is None else drop_path_scales[:, first:first + depth]
+            first += depth
             hidden_states, group_tokens, soft = stage(hidden_states, prev_group_token=group_tokens, gumbel_noise=noise,
-                                                      training=training)
+                                                      training=training, drop_path_scales=stage_scales)
             if soft is not None:
                 soft_maps.append(soft)
         if all_hidden is not None:
@@ -77,10 +84,12 @@ class TFGroupViTVisionTransformer(keras.layers.Layer):
         interpolate_pos_encoding: bool = False,
         gumbel_noise: Sequence | None = None,
         training: bool = False,
+        drop_path_scales=None,
     ) -> BaseModelOutputWithPooling:
         hidden = self.embeddings(pixel_values, interpolate_pos_encoding=interpolate_pos_encoding, training=training)
         last, all_hidden, soft_maps = self.encoder(
-            hidden, output_hidden_states=output_hidden_states, gumbel_noise=gumbel_noise, training=training
+            hidden, output_hidden_states=output_hidden_states, gumbel_noise=gumbel_noise, training=training,
+            drop_path_scales=drop_path_scales,
         )
         last = self.layernorm(last)
         return BaseModelOutputWithPooling(

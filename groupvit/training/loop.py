@@ -19,7 +19,7 @@ from groupvit.configs import GroupViTConfig
 from groupvit.segmentation.templates import resolve_templates
 from groupvit.training import checkpoints
 from groupvit.training.init import initial_weights
-from groupvit.training.noise import gumbel_noise
+from groupvit.training.noise import drop_path_scales, gumbel_noise
 from groupvit.training.options import OPTIONAL_TERMS, StepOptions, frozen_names
 from groupvit.training.run_config import RESUME_FIXED, TrainRun
 from groupvit.training.schedule import (AUTHORS_BASE_LR, AUTHORS_MIN_LR, AUTHORS_WARMUP_LR, CosineSchedule,
@@ -171,10 +171,12 @@ def train(run: TrainRun) -> dict[str, Any]:
             while step < total:
                 tick = time.perf_counter()
                 batch = next(iterator)
-                noise = gumbel_noise(config.vision_config, run.seed, step, run.batch_size,
-                                     rows=slice(rank * local, (rank + 1) * local))
+                rows = slice(rank * local, (rank + 1) * local)
+                noise = gumbel_noise(config.vision_config, run.seed, step, run.batch_size, rows=rows)
+                scales = drop_path_scales(config.vision_config, run.drop_path_rate, run.seed, step, run.batch_size,
+                                          rows=rows)
                 lr = schedule.lr_at(step)
-                metrics = trainer.step(batch, noise, lr)
+                metrics = trainer.step(batch, noise, lr, scales)
                 step += 1
                 images_per_s = run.batch_size / max(time.perf_counter() - tick, 1e-9)
                 last = {"step": step, **{k: metrics[k] for k in ("loss", "contrastive")},

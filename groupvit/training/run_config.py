@@ -49,6 +49,7 @@ class TrainRun:
     crop_scale: tuple[float, float] = (0.08, 1.0)
     rand_augment: str | None = None
     interpolation: str = "bicubic"
+    drop_path_rate: float = 0.0
     progress: bool = True
 
     def validate(self) -> None:
@@ -103,6 +104,9 @@ class TrainRun:
             raise ValueError(f"clip_norm must be > 0, or None (no clipping). Received: clip_norm={self.clip_norm}")
         if self.keep < 0:
             raise ValueError(f"keep must be >= 0 (0 keeps every checkpoint). Received: keep={self.keep}")
+        if not 0 <= self.drop_path_rate < 1:
+            raise ValueError(f"drop_path_rate must be in [0, 1) (the authors: 0.1). "
+                             f"Received: drop_path_rate={self.drop_path_rate}")
         from groupvit.training.data.augment import AugmentConfig
 
         AugmentConfig(scale=tuple(self.crop_scale), flip=self.flip, color_jitter=self.color_jitter,
@@ -118,4 +122,4 @@ RESUME_FIXED = ("steps", "epochs", "batch_size", "lr", "warmup_steps", "weight_d
                 "multi_label", "grouped_multi_label", "group_balance", "pooling_tau", "group_exclusivity",
                 "group_naming", "prompt_templates", "freeze", "unfreeze", "seed", "shuffle_buffer",
                 "bf16", "flip", "color_jitter", "random_erasing", "crop_scale", "rand_augment",
-                "interpolation")
+                "interpolation", "drop_path_rate")

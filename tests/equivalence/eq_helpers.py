@@ -48,27 +48,29 @@ def gumbel(config: GroupViTConfig, n_images: int, seed: int, height: int | None 
     return [rng.gumbel(size=s).astype(np.float32) for s in shapes]
 
 
-def train_step_pytorch(model, inputs: Inputs, noise):
+def train_step_pytorch(model, inputs: Inputs, noise, drop_path=None):
     """Loss, every parameter's gradient and the outputs of one train-mode forward/backward."""
     model.train()
     model.zero_grad()
     out = model(input_ids=torch.from_numpy(inputs.input_ids), pixel_values=torch.from_numpy(inputs.pixel_values),
                 attention_mask=torch.from_numpy(inputs.attention_mask), return_loss=True,
                 interpolate_pos_encoding=inputs.interpolate_pos_encoding,
-                gumbel_noise=[torch.from_numpy(n) for n in noise])
+                gumbel_noise=[torch.from_numpy(n) for n in noise],
+                drop_path_scales=None if drop_path is None else torch.from_numpy(drop_path))
     out.loss.backward()
     grads = {k: (p.grad.numpy() if p.grad is not None else np.zeros(p.shape, np.float32))
              for k, p in model.named_parameters()}
     return float(out.loss), grads, out
 
 
-def train_step_keras(model, inputs: Inputs, noise):
+def train_step_keras(model, inputs: Inputs, noise, drop_path=None):
     slots = model._weight_slots()  # {PyTorch key: (variable, to_torch, from_torch)}
     keys = sorted(k for k, (v, _, _) in slots.items() if v.trainable)
     with tf.GradientTape() as tape:
         out = model(input_ids=inputs.input_ids, pixel_values=inputs.pixel_values,
                     attention_mask=inputs.attention_mask, return_loss=True,
-                    interpolate_pos_encoding=inputs.interpolate_pos_encoding, gumbel_noise=noise, training=True)
+                    interpolate_pos_encoding=inputs.interpolate_pos_encoding, gumbel_noise=noise, training=True,
+                    drop_path_scales=drop_path)
     variables = [slots[k][0] for k in keys]
     grads = tape.gradient(out.loss, variables)
     mapped = {}

@@ -55,6 +55,25 @@ def test_train_mode_loss_and_every_gradient(name):
             np.testing.assert_allclose(tf_state[key], value.numpy(), atol=1e-5, rtol=0, err_msg=key)
 
 
+@pytest.mark.parametrize("name", ["three_stage", "empty_stage", "plain_then_grouping"])
+def test_train_mode_with_stochastic_depth(name):
+    """`drop_path_scales` (the trainer's stochastic depth) reach the same layers and branches in both backends."""
+    from groupvit.training.noise import drop_path_scales
+
+    config = CONFIGS[name]()
+    pt_model, tf_model, _ = pair(config, seed=5)
+    inputs = make_inputs(config, n_images=4, n_texts=4, length=8, seed=2, pad_lengths=[0, 2, 1, 4])
+    noise = gumbel(config, n_images=4, seed=3)
+    scales = drop_path_scales(config.vision_config, 0.5, seed=1, step=0, global_batch=4)
+    assert (scales == 0).any() and (scales > 1).any()
+    pt_loss, pt_grads, _ = train_step_pytorch(pt_model, inputs, noise, scales)
+    tf_loss, tf_grads, _ = train_step_keras(tf_model, inputs, noise, scales)
+    plain_loss = train_step_pytorch(pair(config, seed=5)[0], inputs, noise)[0]
+    assert abs(plain_loss - pt_loss) > 1e-4  # the scales changed the step
+    assert compare_dense("loss", np.array(pt_loss), np.array(tf_loss), LOSS).ok, (pt_loss, tf_loss)
+    _assert_rows([compare_dense(f"grad {k}", pt_grads[k], tf_grads[k], GRADIENT) for k in sorted(pt_grads)])
+
+
 def test_default_size_xla_matches_pytorch():
     """Issue acceptance: at the default size, Keras compiled with XLA reproduces the PyTorch outputs."""
     config = GroupViTConfig()

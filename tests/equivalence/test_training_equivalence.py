@@ -2,7 +2,8 @@
 
 Losses at every step, then every weight (BatchNorm statistics and logit_scale included), the
 multi-label temperature and the AdamW moments, within `groupvit.equivalence.tolerances` (TRAINING_*).
-The grouped multi-label loss with the group-usage term (docs/training.md) is checked the same way.
+The grouped multi-label loss with the group-usage term (docs/training.md) is checked the same way, with
+stochastic depth (drop-path rate 0.5) on.
 Also: `model.fit` on a tf.data dataset of the same batches equals the `train_on_batch` steps, and a
 PyTorch trainer state resumes in Keras.
 """
@@ -16,7 +17,7 @@ from groupvit.equivalence import tolerances as tol
 from groupvit.pt.training.trainer import TorchTrainer
 from groupvit.random_checkpoint import random_weights
 from groupvit.tf.training.trainer import KerasTrainer
-from groupvit.training.noise import gumbel_noise
+from groupvit.training.noise import drop_path_scales, gumbel_noise
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions
 from groupvit.training.schedule import CosineSchedule
 from tiny_configs import tiny_config
@@ -55,6 +56,45 @@ def _weight_tolerance(key, value):
     return tol.TRAINING_WEIGHT, float(np.abs(value).max())
 
 
+# An element whose gradient at some step is this close to zero, relative to its tensor's largest gradient, is zero
+# as far as float32 can tell: the backends' gradients differ there by rounding (measured 3e-7 of the largest), and
+# AdamW's m / sqrt(v) turns that into steps of up to ~lr either way, as for the parameters with an exactly zero
+# gradient (TRAINING_DRIFT). Measured: one element of 1600 in a stage's channel MLP with stochastic depth on
+# (gradient 5e-7 where its tensor's largest was 1.3) ended 2.9e-5 apart.
+NEAR_ZERO_GRADIENT = 1e-5
+
+
+def _near_zero_gradients(trainer, grad_norm: float, near: dict, tiny: dict) -> None:
+    """Marks, per trained weight, the elements whose gradient (before clipping) is within float noise of zero
+    (`near`), and among them those not exactly zero (`tiny`: the few the rule is for; a token row absent from
+    the batch has an exactly zero gradient in both backends)."""
+    coefficient = min(1.0, CLIP / (grad_norm + 1e-6))  # the trainer clipped the gradients in place
+    for name, param in trainer.named.items():
+        if param.grad is None or drifts(name):  # the whole tensor is compared as drifting already
+            continue
+        raw = np.abs(param.grad.numpy()) / coefficient
+        mask = raw <= NEAR_ZERO_GRADIENT * max(1.0, float(raw.max()))
+        near[name] = near.get(name, np.zeros(raw.shape, bool)) | mask
+        tiny[name] = tiny.get(name, np.zeros(raw.shape, bool)) | (mask & (raw > 0))
+
+
+def _weight_failures(tf_weights, pt_weights, near_zero) -> list[str]:
+    """Every weight within TRAINING_WEIGHT (or TRAINING_DRIFT where the gradient is zero), its elements with a
+    near-zero gradient at some step within TRAINING_DRIFT."""
+    out = []
+    for key in sorted(tf_weights):
+        tolerance, reference = _weight_tolerance(key, pt_weights[key])
+        diff = np.abs(np.asarray(tf_weights[key], np.float64) - pt_weights[key])
+        near = near_zero.get(key, np.zeros(diff.shape, bool))
+        strict = float(diff[~near].max()) if (~near).any() else 0.0
+        drift = float(diff[near].max()) if near.any() else 0.0
+        if not strict <= tolerance.bound(reference):
+            out.append(f"{key}: max |Keras - PyTorch| = {strict:.3g} > {tolerance.bound(reference):.3g}")
+        if not drift <= tol.TRAINING_DRIFT.bound(sum(LRS)):
+            out.append(f"{key} (elements with a near-zero gradient): max |Keras - PyTorch| = {drift:.3g}")
+    return out
+
+
 def _moment_tolerance(key, value):
     if key in ("optimizer_step", MULTI_LABEL_SCALE_NAME):
         return tol.TRAINING_WEIGHT, float(np.abs(value).max())
@@ -63,18 +103,23 @@ def _moment_tolerance(key, value):
     return tol.TRAINING_MOMENT, float(np.abs(value).max())
 
 
-def _run(k: int, grouped: bool = False) -> dict:
+def _run(k: int, grouped: bool = False, drop_path_rate: float = 0.0) -> dict:
     config = tiny_config("two_grouping")
     weights = random_weights(config, seed=0)
     batches = [synthetic_batch(config, BATCH, k=k, seed=s, nouns=grouped) for s in range(STEPS + 1)]
+    scales = [drop_path_scales(config.vision_config, drop_path_rate, NOISE_SEED, s, BATCH) for s in range(STEPS)]
     pt = TorchTrainer(config, weights, _options(k, grouped))
     keras_trainer = KerasTrainer(config, weights, _options(k, grouped), schedule=SCHEDULE)
-    pt_metrics = [pt.step(batches[s], _noise(config, s), LRS[s]) for s in range(STEPS)]
-    tf_metrics = [keras_trainer.step(batches[s], _noise(config, s), LRS[s]) for s in range(STEPS)]
+    pt_metrics, near_zero, tiny = [], {}, {}
+    for s in range(STEPS):
+        pt_metrics.append(pt.step(batches[s], _noise(config, s), LRS[s], scales[s]))
+        _near_zero_gradients(pt, pt_metrics[-1]["grad_norm"], near_zero, tiny)
+    tf_metrics = [keras_trainer.step(batches[s], _noise(config, s), LRS[s], scales[s]) for s in range(STEPS)]
     return dict(config=config, weights=weights, batches=batches, pt=pt, keras=keras_trainer,
                 pt_metrics=pt_metrics, tf_metrics=tf_metrics, pt_weights=pt.weights(),
                 tf_weights=keras_trainer.weights(), pt_state=pt.optimizer_state(),
-                tf_state=keras_trainer.optimizer_state())
+                tf_state=keras_trainer.optimizer_state(), near_zero=near_zero,
+                tiny_gradients=sum(int(m.sum()) for m in tiny.values()))
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +134,7 @@ def contrastive_run():
 
 @pytest.fixture(scope="module")
 def grouped_run():
-    return _run(2, grouped=True)
+    return _run(2, grouped=True, drop_path_rate=0.5)
 
 
 @pytest.fixture(params=["multi_label_run", "contrastive_run", "grouped_run"])
@@ -114,7 +159,8 @@ def test_losses_and_metrics_agree_at_every_step(runs):
 def test_every_weight_and_moment_agrees_after_five_steps(runs):
     pt_weights, tf_weights = runs["pt_weights"], runs["tf_weights"]
     assert set(tf_weights) == {k for k in pt_weights if not k.endswith("num_batches_tracked")}
-    failures = _failures(tf_weights, pt_weights, sorted(tf_weights), _weight_tolerance)
+    failures = _weight_failures(tf_weights, pt_weights, runs["near_zero"])
+    assert runs["tiny_gradients"] <= 1e-3 * sum(w.size for w in pt_weights.values())  # a rare exception
     pt_state, tf_state = runs["pt_state"], runs["tf_state"]
     assert set(tf_state) == set(pt_state)
     assert int(tf_state["optimizer_step"]) == int(pt_state["optimizer_step"]) == STEPS

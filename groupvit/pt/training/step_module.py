@@ -49,9 +49,11 @@ class GroupViTTrainingStep(nn.Module):
         prompt_mask: torch.Tensor | None = None,
         image_nouns: torch.Tensor | None = None,  # (b, M) noun ids, -1 padding; needed when grouped
         prompt_nouns: torch.Tensor | None = None,  # (b, K)
+        drop_path_scales: torch.Tensor | None = None,  # (b, vision layers, 2): stochastic depth
     ) -> dict[str, torch.Tensor]:
         model = self.model
-        vision = model.vision_model(pixel_values, gumbel_noise=gumbel_noise, output_attentions=self.group_balance > 0)
+        vision = model.vision_model(pixel_values, gumbel_noise=gumbel_noise, output_attentions=self.group_balance > 0,
+                                    drop_path_scales=drop_path_scales)
         if self.grouped:
             groups = vision.last_hidden_state  # (b, G, D)
             b_img, count = groups.shape[:2]

@@ -97,12 +97,16 @@ class TorchTrainer:
         return out
 
     # ----- one step ----------------------------------------------------------------------------
-    def step(self, batch: dict[str, np.ndarray], gumbel_noise: list[np.ndarray], lr: float) -> dict[str, float]:
-        """Forward, backward, clip, AdamW at learning rate `lr`; metrics of the global batch."""
+    def step(self, batch: dict[str, np.ndarray], gumbel_noise: list[np.ndarray], lr: float,
+             drop_path_scales: np.ndarray | None = None) -> dict[str, float]:
+        """Forward, backward, clip, AdamW at learning rate `lr`; metrics of the global batch. `drop_path_scales`:
+        this rank's rows of `groupvit.training.noise.drop_path_scales` (stochastic depth), or None."""
         tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()
                    if k in ("pixel_values", "input_ids", "attention_mask", "prompt_ids", "prompt_mask", "image_nouns",
                             "prompt_nouns")}
         noise = [torch.from_numpy(n).to(self.device) for n in gumbel_noise]
+        if drop_path_scales is not None:
+            tensors["drop_path_scales"] = torch.from_numpy(drop_path_scales).to(self.device)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)

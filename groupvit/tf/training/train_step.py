@@ -26,6 +26,7 @@ TEXT_INPUTS = ("input_ids", "attention_mask")
 PROMPT_INPUTS = ("prompt_ids", "prompt_mask")
 NOUN_INPUTS = ("image_nouns", "prompt_nouns")  # with grouped
 NOISE_PREFIX = "gumbel_noise_"
+DROP_PATH_KEY = "drop_path_scales"  # optional: [b, vision layers, 2], stochastic depth
 # TorchTrainer.step's all-reduced metrics
 GLOBAL_MEANS = ("loss", "contrastive", "multi_label", "logit_scale", *OPTIONAL_TERMS)
 
@@ -108,8 +109,8 @@ class TFGroupViTTrainer(TFGroupViTModel):
     def training_losses(self, data: dict) -> dict:
         """{"loss", "contrastive", "multi_label" (K > 0), "logit_scale"} of the local rows."""
         noise_keys = [f"{NOISE_PREFIX}{s}" for s in range(self.num_noise)]
-        expected = {"pixel_values", *TEXT_INPUTS, *PROMPT_INPUTS, *NOUN_INPUTS, *noise_keys}
-        optional = set(PROMPT_INPUTS) | set(NOUN_INPUTS)
+        expected = {"pixel_values", *TEXT_INPUTS, *PROMPT_INPUTS, *NOUN_INPUTS, *noise_keys, DROP_PATH_KEY}
+        optional = set(PROMPT_INPUTS) | set(NOUN_INPUTS) | {DROP_PATH_KEY}
         unknown, missing = sorted(set(data) - expected), sorted(expected - set(data) - optional)
         if self.multi_label:
             missing += [k for k in PROMPT_INPUTS if k not in data]
@@ -117,11 +118,12 @@ class TFGroupViTTrainer(TFGroupViTModel):
             missing += [k for k in NOUN_INPUTS if k not in data]
         if unknown or missing:
             raise ValueError(f"A training batch holds {sorted(expected)} (prompts with multi_label > 0, nouns when "
-                             "grouped). "
+                             "grouped, drop-path scales optional). "
                              f"Received: missing={missing}, unknown={unknown}")
         noise = [tf.cast(data[key], tf.float32) for key in noise_keys]
+        scales = tf.cast(data[DROP_PATH_KEY], tf.float32) if DROP_PATH_KEY in data else None
         vision = self.vision_model(tf.cast(data["pixel_values"], tf.float32), gumbel_noise=noise, training=True,
-                                   output_attentions=self.group_balance > 0)
+                                   output_attentions=self.group_balance > 0, drop_path_scales=scales)
         if self.grouped:  # pooled image and groups through the head as one batch (GroupViTTrainingStep)
             groups = vision.last_hidden_state  # (b, G, D)
             count, width = groups.shape[1], groups.shape[2]

@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from groupvit.configs import GroupViTConfig
 from groupvit.tf.training.optimizer import GroupViTAdamW, GroupViTLearningRate
-from groupvit.tf.training.train_step import NOISE_PREFIX, NOUN_INPUTS, PROMPT_INPUTS, TEXT_INPUTS, TFGroupViTTrainer
+from groupvit.tf.training.train_step import (DROP_PATH_KEY, NOISE_PREFIX, NOUN_INPUTS, PROMPT_INPUTS, TEXT_INPUTS,
+                                             TFGroupViTTrainer)
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions
 from groupvit.training.schedule import CosineSchedule
 
@@ -81,8 +82,10 @@ class KerasTrainer:
             self.model.compile(optimizer=self.optimizer)
 
     # ----- one step ----------------------------------------------------------------------------
-    def step(self, batch: dict[str, np.ndarray], gumbel_noise: list[np.ndarray], lr: float) -> dict[str, float]:
-        """Forward, backward, clip, AdamW at learning rate `lr`; metrics of the global batch."""
+    def step(self, batch: dict[str, np.ndarray], gumbel_noise: list[np.ndarray], lr: float,
+             drop_path_scales: np.ndarray | None = None) -> dict[str, float]:
+        """Forward, backward, clip, AdamW at learning rate `lr`; metrics of the global batch. `drop_path_scales`:
+        this worker's rows of `groupvit.training.noise.drop_path_scales` (stochastic depth), or None."""
         if self.schedule is not None:
             iteration = int(self.optimizer.iterations.numpy())
             expected = float(self.optimizer.learning_rate.numpy())
@@ -95,6 +98,8 @@ class KerasTrainer:
                  *(NOUN_INPUTS if self.options.grouped and self.options.multi_label else ()))
         data = {k: batch[k] for k in names}
         data.update({f"{NOISE_PREFIX}{s}": noise for s, noise in enumerate(gumbel_noise)})
+        if drop_path_scales is not None:
+            data[DROP_PATH_KEY] = drop_path_scales
         logs = self.model.train_on_batch(self._distribute(data), return_dict=True)
         return {k: float(v) for k, v in logs.items()}
 

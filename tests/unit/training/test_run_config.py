@@ -32,6 +32,8 @@ def test_anything_else_is_refused_with_the_value(templates):
     ("rand_augment", "rand-m9-inc1-x", r"section 'x' of 'rand-m9-inc1-x'"),
     ("interpolation", "nearest", r"interpolation must be one of \('bilinear', 'bicubic'\). Received: 'nearest'"),
     ("random_erasing", 1.5, r"random_erasing a probability"),
+    ("drop_path_rate", 1.0, r"drop_path_rate must be in \[0, 1\) \(the authors: 0.1\). Received: drop_path_rate=1.0"),
+    ("drop_path_rate", -0.1, r"drop_path_rate must be in \[0, 1\)"),
 ])
 def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(name, value, message):
     with pytest.raises(ValueError, match=message):
@@ -40,6 +42,7 @@ def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(nam
 
 @pytest.mark.parametrize(("name", "value"), [("clip_norm", None), ("clip_norm", 0.5), ("weight_decay", 0.0),
                                              ("keep", 0), ("keep", 1), ("rand_augment", "rand-m9-mstd0.5-inc1"),
-                                             ("interpolation", "bilinear")])
+                                             ("interpolation", "bilinear"),
+                                             ("drop_path_rate", 0.1)])
 def test_their_valid_values_pass(name, value):
     TrainRun(backend="pt", data="d", out="o", steps=1, **{name: value}).validate()

@@ -77,12 +77,14 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run(dataset, tmp_path
     assert [r["loss"] for r in _log(stopped)] == [r["loss"] for r in _log(straight)]
 
 
-def test_the_authors_augmentation_reaches_the_images_and_is_fixed_on_resume(dataset, tmp_path, capsys):
+def test_the_authors_augmentation_and_drop_path_reach_the_step_and_are_fixed_on_resume(dataset, tmp_path, capsys):
     data, config = dataset
     authors = ["--rand-augment", "rand-m9-mstd0.5-inc1", "--interpolation", "bilinear", "--random-erasing", "0.25"]
     assert _train(data, config, tmp_path / "plain", "--steps", "2") == 0
     assert _train(data, config, tmp_path / "authors", "--steps", "2", "--save-every", "1", *authors) == 0
     assert _log(tmp_path / "plain")[0]["loss"] != _log(tmp_path / "authors")[0]["loss"]
+    assert _train(data, config, tmp_path / "drop_path", "--steps", "2", "--drop-path-rate", "0.5") == 0
+    assert _log(tmp_path / "plain")[0]["loss"] != _log(tmp_path / "drop_path")[0]["loss"]
     os.remove(tmp_path / "authors" / "model.safetensors")
     shutil.rmtree(tmp_path / "authors" / "checkpoints" / "step-000002")
     assert _train(data, config, tmp_path / "authors", "--steps", "2", "--resume", *authors[2:],
