@@ -56,26 +56,25 @@ def _weight_tolerance(key, value):
     return tol.TRAINING_WEIGHT, float(np.abs(value).max())
 
 
-# An element whose gradient at some step is this close to zero, relative to its tensor's largest gradient, is zero
-# as far as float32 can tell: the backends' gradients differ there by rounding (measured 3e-7 of the largest), and
-# AdamW's m / sqrt(v) turns that into steps of up to ~lr either way, as for the parameters with an exactly zero
-# gradient (TRAINING_DRIFT). Measured: one element of 1600 in a stage's channel MLP with stochastic depth on
-# (gradient 5e-7 where its tensor's largest was 1.3) ended 2.9e-5 apart.
+# An element whose gradient at some step is not zero but this close to it, relative to its tensor's largest
+# gradient, is zero as far as float32 can tell: the backends' gradients differ there by rounding (measured 3e-7 of
+# the largest), and AdamW's m / sqrt(v) turns that into steps of up to ~lr either way, as for the parameters with
+# an exactly zero gradient (TRAINING_DRIFT). Measured: one element of 4096 in a stage's channel MLP with
+# stochastic depth on (gradient 5e-7 where its tensor's largest was 1.3) ended 2.9e-5 apart. An exactly zero
+# gradient (a token row absent from the batch) is zero in both backends and stays compared strictly.
 NEAR_ZERO_GRADIENT = 1e-5
 
 
-def _near_zero_gradients(trainer, grad_norm: float, near: dict, tiny: dict) -> None:
-    """Marks, per trained weight, the elements whose gradient (before clipping) is within float noise of zero
-    (`near`), and among them those not exactly zero (`tiny`: the few the rule is for; a token row absent from
-    the batch has an exactly zero gradient in both backends)."""
+def _near_zero_gradients(trainer, grad_norm: float, near: dict) -> None:
+    """Marks, per trained weight, the elements whose gradient (before clipping) is not zero but within float
+    noise of it at this step."""
     coefficient = min(1.0, CLIP / (grad_norm + 1e-6))  # the trainer clipped the gradients in place
     for name, param in trainer.named.items():
         if param.grad is None or drifts(name):  # the whole tensor is compared as drifting already
             continue
         raw = np.abs(param.grad.numpy()) / coefficient
-        mask = raw <= NEAR_ZERO_GRADIENT * max(1.0, float(raw.max()))
+        mask = (raw > 0) & (raw <= NEAR_ZERO_GRADIENT * float(raw.max()))
         near[name] = near.get(name, np.zeros(raw.shape, bool)) | mask
-        tiny[name] = tiny.get(name, np.zeros(raw.shape, bool)) | (mask & (raw > 0))
 
 
 def _weight_failures(tf_weights, pt_weights, near_zero) -> list[str]:
@@ -110,16 +109,15 @@ def _run(k: int, grouped: bool = False, drop_path_rate: float = 0.0) -> dict:
     scales = [drop_path_scales(config.vision_config, drop_path_rate, NOISE_SEED, s, BATCH) for s in range(STEPS)]
     pt = TorchTrainer(config, weights, _options(k, grouped))
     keras_trainer = KerasTrainer(config, weights, _options(k, grouped), schedule=SCHEDULE)
-    pt_metrics, near_zero, tiny = [], {}, {}
+    pt_metrics, near_zero = [], {}
     for s in range(STEPS):
         pt_metrics.append(pt.step(batches[s], _noise(config, s), LRS[s], scales[s]))
-        _near_zero_gradients(pt, pt_metrics[-1]["grad_norm"], near_zero, tiny)
+        _near_zero_gradients(pt, pt_metrics[-1]["grad_norm"], near_zero)
     tf_metrics = [keras_trainer.step(batches[s], _noise(config, s), LRS[s], scales[s]) for s in range(STEPS)]
     return dict(config=config, weights=weights, batches=batches, pt=pt, keras=keras_trainer,
                 pt_metrics=pt_metrics, tf_metrics=tf_metrics, pt_weights=pt.weights(),
                 tf_weights=keras_trainer.weights(), pt_state=pt.optimizer_state(),
-                tf_state=keras_trainer.optimizer_state(), near_zero=near_zero,
-                tiny_gradients=sum(int(m.sum()) for m in tiny.values()))
+                tf_state=keras_trainer.optimizer_state(), near_zero=near_zero)
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +158,8 @@ def test_every_weight_and_moment_agrees_after_five_steps(runs):
     pt_weights, tf_weights = runs["pt_weights"], runs["tf_weights"]
     assert set(tf_weights) == {k for k in pt_weights if not k.endswith("num_batches_tracked")}
     failures = _weight_failures(tf_weights, pt_weights, runs["near_zero"])
-    assert runs["tiny_gradients"] <= 1e-3 * sum(w.size for w in pt_weights.values())  # a rare exception
+    exempt = sum(int(m.sum()) for m in runs["near_zero"].values())
+    assert exempt <= 1e-3 * sum(w.size for w in pt_weights.values()), exempt  # a rare exception
     pt_state, tf_state = runs["pt_state"], runs["tf_state"]
     assert set(tf_state) == set(pt_state)
     assert int(tf_state["optimizer_step"]) == int(pt_state["optimizer_step"]) == STEPS

@@ -80,6 +80,10 @@ def parse_policy(text: str) -> RandAugmentPolicy:
     policy = RandAugmentPolicy(**fields)
     if not 0 <= policy.magnitude <= MAX_LEVEL or policy.num_layers < 1:
         raise ValueError(f"RandAugment needs a magnitude in [0, 10] and n >= 1. Received: {text!r}")
+    weighted_choices = sum(w > 0 for w in CHOICE_WEIGHTS_0)
+    if policy.weighted and policy.num_layers > weighted_choices:
+        raise ValueError(f"With w0 the operations are drawn without replacement from the {weighted_choices} of "
+                         f"non-zero weight: n must be <= {weighted_choices}. Received: {text!r}")
     return policy
 
 

@@ -83,8 +83,10 @@ def test_the_authors_augmentation_and_drop_path_reach_the_step_and_are_fixed_on_
     assert _train(data, config, tmp_path / "plain", "--steps", "2") == 0
     assert _train(data, config, tmp_path / "authors", "--steps", "2", "--save-every", "1", *authors) == 0
     assert _log(tmp_path / "plain")[0]["loss"] != _log(tmp_path / "authors")[0]["loss"]
-    assert _train(data, config, tmp_path / "drop_path", "--steps", "2", "--drop-path-rate", "0.5") == 0
-    assert _log(tmp_path / "plain")[0]["loss"] != _log(tmp_path / "drop_path")[0]["loss"]
+    for name, option in [("drop_path", ["--drop-path-rate", "0.5"]), ("rand_augment", authors[:2]),
+                         ("bilinear", authors[2:4])]:  # each on its own reaches the step
+        assert _train(data, config, tmp_path / name, "--steps", "2", *option) == 0
+        assert _log(tmp_path / "plain")[0]["loss"] != _log(tmp_path / name)[0]["loss"], name
     os.remove(tmp_path / "authors" / "model.safetensors")
     shutil.rmtree(tmp_path / "authors" / "checkpoints" / "step-000002")
     assert _train(data, config, tmp_path / "authors", "--steps", "2", "--resume", *authors[2:],

@@ -70,7 +70,8 @@ def test_rand_augment_policy_parsing_follows_timms_grammar():
     assert parse_policy("rand-n3-w0").operations == OPERATIONS and parse_policy("rand-n3-w0").weighted
     assert parse_policy("rand").magnitude == 10
     for bad, match in [("augmix-m3", "starts with 'rand'"), ("rand-x3", "not one of"), ("rand-m9.5", "integers"),
-                       ("rand-m11", r"magnitude in \[0, 10\]"), ("rand-n0", "n >= 1"), ("rand-w1", "w only 0")]:
+                       ("rand-m11", r"magnitude in \[0, 10\]"), ("rand-n0", "n >= 1"), ("rand-w1", "w only 0"),
+                       ("rand-n14-w0", "n must be <= 13")]:
         with pytest.raises(ValueError, match=match):
             parse_policy(bad)
 
