@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from groupvit.cli import template_option
+from groupvit.cli import positive_int, template_option
 
 
 def _items(text: str) -> list[str]:
@@ -86,6 +86,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--drop-path-rate", type=float, default=0.0, metavar="R",
                    help="stochastic depth of the vision layers, rising linearly from 0 at the first to R at the "
                         "last (the authors: 0.1; default 0)")
+    p.add_argument("--eval-data", metavar="VOC_DIR",
+                   help="score each checkpoint's zero-shot segmentation on this Pascal VOC layout folder (what "
+                        "`groupvit evaluate` computes); one line per checkpoint in OUT/eval.jsonl")
+    p.add_argument("--eval-limit", type=positive_int, help="with --eval-data: only the first N images of its val split")
+    p.add_argument("--eval-class-names", help="with --eval-data: its class-name file (default: its classes.txt)")
+    p.add_argument("--eval-bg-thresh", type=float, help="with --eval-data: background threshold (default: the "
+                   "checkpoint's, as `groupvit evaluate`)")
+    p.add_argument("--eval-templates", type=template_option, metavar="1|7|80|TEMPLATE",
+                   help="with --eval-data: prompt templates (default: as `groupvit evaluate`)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (the log is still written)")
     p.set_defaults(func=run)
     return p
@@ -108,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers, shuffle_buffer=args.shuffle_buffer, bf16=args.bf16, flip=not args.no_flip,
         color_jitter=args.color_jitter, random_erasing=args.random_erasing, crop_scale=tuple(args.crop_scale),
         rand_augment=args.rand_augment, interpolation=args.interpolation,
-        drop_path_rate=args.drop_path_rate, progress=not args.no_progress,
+        drop_path_rate=args.drop_path_rate, eval_data=args.eval_data, eval_limit=args.eval_limit,
+        eval_class_names=args.eval_class_names, eval_bg_thresh=args.eval_bg_thresh,
+        eval_templates=args.eval_templates, progress=not args.no_progress,
     )
     try:
         summary = train(train_run)

@@ -18,6 +18,8 @@ from typing import Any
 from groupvit.configs import GroupViTConfig
 from groupvit.segmentation.templates import resolve_templates
 from groupvit.training import checkpoints
+from groupvit.training.evaluation import EVAL_LOG_NAME, append_entry, best_and_last, check_eval_data, \
+    evaluate_checkpoint
 from groupvit.training.init import initial_weights
 from groupvit.training.noise import drop_path_scales, gumbel_noise
 from groupvit.training.options import OPTIONAL_TERMS, StepOptions, frozen_names
@@ -81,6 +83,7 @@ def _progress(run: TrainRun, total: int, start: int, rank: int):
 def train(run: TrainRun) -> dict[str, Any]:
     """Run (or resume) a training run; returns the summary that is also written to OUT/summary.json."""
     run.validate()
+    check_eval_data(run)
     from groupvit.training.data import AugmentConfig, TrainBatches, open_source
 
     resume_from = check_output_folder(run)
@@ -140,14 +143,15 @@ def train(run: TrainRun) -> dict[str, Any]:
         batches.restore(saved["data"][rank], skipped[rank] if skipped else None)
         trainer.load_optimizer_state(optimizer_arrays)
         trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
-    log_path = os.path.join(run.out, LOG_NAME)
+    log_path, eval_path = os.path.join(run.out, LOG_NAME), os.path.join(run.out, EVAL_LOG_NAME)
     created_out = not os.path.exists(run.out)
     if rank == 0:
         os.makedirs(run.out, exist_ok=True)
         _rewrite_log(log_path, start)
+        _rewrite_log(eval_path, start)
     saves = []
 
-    def save(step: int) -> str | None:
+    def save(step: int, evaluate: bool = True) -> str | None:
         ranks = trainer.gather_objects({"data": batches.state(), "rng": trainer.rng_state(),
                                         "skipped": batches.skips.as_dict()})  # one collective per save
         weights_now, optimizer_now = trainer.weights(), trainer.optimizer_state()
@@ -158,6 +162,15 @@ def train(run: TrainRun) -> dict[str, Any]:
                      "skipped": [r["skipped"] for r in ranks], "backend": run.backend}
             path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
                                                 optimizer_now, keep=run.keep)
+            if run.eval_data is not None and evaluate:
+                entry = evaluate_checkpoint(run, path, step)
+                append_entry(run.out, entry)
+                if "error" in entry:
+                    message = f"step {step}: evaluation failed, training goes on: {entry['error']}"
+                else:
+                    message = f"step {step}: zero-shot mIoU {100 * entry['miou']:.2f} % on {entry['images']} image(s)"
+                if run.progress or "error" in entry:
+                    (bar.write if bar is not None else print)(message)
         trainer.barrier()
         saves.append(step)
         return path
@@ -204,7 +217,7 @@ def train(run: TrainRun) -> dict[str, Any]:
     except KeyboardInterrupt:
         interrupted = True
         if step > start:
-            path = save(step)
+            path = save(step, evaluate=False)
             if rank == 0:
                 print(f"\ninterrupted: saved {path}; continue with the same command and --resume")
     except BaseException:
@@ -215,8 +228,11 @@ def train(run: TrainRun) -> dict[str, Any]:
                 shutil.rmtree(run.out, ignore_errors=True)
             elif resume_from:
                 _rewrite_log(log_path, start)
-            elif os.path.exists(log_path):
-                os.remove(log_path)
+                _rewrite_log(eval_path, start)
+            else:
+                for path in (log_path, eval_path):
+                    if os.path.exists(path):
+                        os.remove(path)
         raise
     finally:
         if bar is not None:
@@ -235,6 +251,8 @@ def train(run: TrainRun) -> dict[str, Any]:
     summary = {"backend": run.backend, "world_size": world, "steps": total, "resumed_from_step": start,
                "wall_s": round(wall, 3), "images_per_s": round((total - start) * run.batch_size / max(wall, 1e-9), 3),
                "final": last, "skipped": skips_per_rank[0], "skipped_per_rank": skips_per_rank, "out": run.out}
+    if run.eval_data is not None and rank == 0:
+        summary["eval"] = best_and_last(run.out)
     if rank == 0:
         checkpoints.write_model(run.out, config, trainer.weights(), tokenizer_files)
         write_text(os.path.join(run.out, SUMMARY_NAME), json.dumps(summary, indent=1))

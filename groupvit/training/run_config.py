@@ -50,6 +50,11 @@ class TrainRun:
     rand_augment: str | None = None
     interpolation: str = "bicubic"
     drop_path_rate: float = 0.0
+    eval_data: str | None = None
+    eval_limit: int | None = None
+    eval_class_names: str | None = None
+    eval_bg_thresh: float | None = None
+    eval_templates: int | str | None = None
     progress: bool = True
 
     def validate(self) -> None:
@@ -107,6 +112,15 @@ class TrainRun:
         if not 0 <= self.drop_path_rate < 1:
             raise ValueError(f"drop_path_rate must be in [0, 1) (the authors: 0.1). "
                              f"Received: drop_path_rate={self.drop_path_rate}")
+        if self.eval_limit is not None and not self.eval_limit >= 1:
+            raise ValueError(f"eval_limit must be a number of images >= 1, or None for the whole split. "
+                             f"Received: eval_limit={self.eval_limit}")
+        if self.eval_bg_thresh is not None and not 0 <= self.eval_bg_thresh <= 1:
+            raise ValueError(f"eval_bg_thresh must be in [0, 1]. Received: eval_bg_thresh={self.eval_bg_thresh}")
+        if self.eval_data is None and any(v is not None for v in (self.eval_limit, self.eval_class_names,
+                                                                  self.eval_bg_thresh, self.eval_templates)):
+            raise ValueError("The eval_* settings set how eval_data is scored: give eval_data too. Received: "
+                             "eval_data=None")
         from groupvit.training.data.augment import AugmentConfig
 
         AugmentConfig(scale=tuple(self.crop_scale), flip=self.flip, color_jitter=self.color_jitter,

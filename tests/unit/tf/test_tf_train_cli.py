@@ -40,3 +40,18 @@ def test_keras_training_run_loss_falls_and_resumes_exactly(tmp_path):
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     assert [r["loss"] for r in _log(stopped)] == [r["loss"] for r in log]
+
+
+def test_keras_run_scores_its_checkpoints_with_the_keras_backend(tmp_path):
+    from groupvit.segmentation.evaluation import evaluate_folder
+
+    data, config = write_colour_dataset(tmp_path / "data"), tiny_train_config(tmp_path / "config.json")
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "2", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+    out = tmp_path / "run"
+    assert main(["train", "--data", data, "--config", config, *BASE, "--steps", "2", "--save-every", "2",
+                 "--out", str(out), "--eval-data", str(voc)]) == 0
+    with open(out / "eval.jsonl", encoding="utf-8") as f:
+        (entry,) = [json.loads(line) for line in f]
+    scores = evaluate_folder(str(out / entry["checkpoint"]), str(voc), backend="tf")[2]
+    assert entry["step"] == 2 and entry["miou"] == float(scores.mean)

@@ -94,6 +94,38 @@ def test_the_authors_augmentation_and_drop_path_reach_the_step_and_are_fixed_on_
     assert "rand_augment: 'rand-m9-mstd0.5-inc1' -> 'rand-m9-inc1'" in capsys.readouterr().err
 
 
+def test_eval_data_scores_each_checkpoint_as_groupvit_evaluate_does(dataset, tmp_path, capsys):
+    from groupvit.segmentation.evaluation import evaluate_folder
+
+    data, config = dataset
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "3", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+    out = tmp_path / "run"
+    evaluation = ["--eval-data", str(voc), "--eval-limit", "2", "--eval-bg-thresh", "0.5"]
+    assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--keep", "0", *evaluation) == 0
+    with open(out / "eval.jsonl", encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f]
+    assert [e["step"] for e in entries] == [2, 4] and all(e["images"] == 2 for e in entries)
+    for entry in entries:  # the same number `groupvit evaluate --limit 2 --bg-thresh 0.5` gives for the checkpoint
+        scores = evaluate_folder(str(out / entry["checkpoint"]), str(voc), limit=2, bg_thresh=0.5)[2]
+        assert entry["miou"] == pytest.approx(float(scores.mean), abs=1e-12)
+        assert entry["settings"]["bg_thresh"] == 0.5 and set(entry["per_class"]) >= {"background", "circle"}
+    with open(out / "summary.json", encoding="utf-8") as f:
+        assert json.load(f)["eval"]["last"] == {"step": 4, "miou": entries[-1]["miou"]}
+    # resumed from step 2, the run scores step 4 once again, not twice
+    shutil.rmtree(out / "checkpoints" / "step-000004")
+    assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--keep", "0", "--resume", *evaluation) == 0
+    with open(out / "eval.jsonl", encoding="utf-8") as f:
+        assert [json.loads(line)["step"] for line in f] == [2, 4]
+    # a folder that is not a VOC layout fails before any training, leaving no output
+    capsys.readouterr()
+    assert _train(data, config, tmp_path / "bad", "--steps", "2", "--eval-data", str(tmp_path / "missing")) != 0
+    assert "eval_data must be a Pascal VOC layout folder" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert _train(data, config, tmp_path / "bad", "--steps", "2", "--eval-limit", "3") != 0
+    assert "give eval_data too" in capsys.readouterr().err
+
+
 def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path):
     data, config = dataset
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
