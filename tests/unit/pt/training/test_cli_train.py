@@ -126,6 +126,26 @@ def test_eval_data_scores_each_checkpoint_as_groupvit_evaluate_does(dataset, tmp
     assert "give eval_data too" in capsys.readouterr().err
 
 
+def test_a_failed_evaluation_is_logged_and_training_goes_on(dataset, tmp_path, capsys):
+    from PIL import Image
+
+    data, config = dataset
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "2", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+    label = next((voc / "SegmentationClass").iterdir())
+    Image.open(label).resize((20, 20)).save(label)  # a label map that no longer matches its image
+    out = tmp_path / "run"
+    assert _train(data, config, out, "--steps", "2", "--save-every", "1", "--eval-data", str(voc)) == 0
+    with open(out / "eval.jsonl", encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f]
+    assert [e["step"] for e in entries] == [1, 2]
+    assert all("must match its image's size" in e["error"] and "miou" not in e for e in entries)
+    assert "step 1: evaluation failed, training goes on" in capsys.readouterr().out
+    with open(out / "summary.json", encoding="utf-8") as f:
+        assert json.load(f)["eval"] is None
+    GroupViTModel.from_pretrained(out)
+
+
 def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path):
     data, config = dataset
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
