@@ -67,8 +67,9 @@ def checkpoint_dir(out_dir: str, step: int) -> str:
 
 def write_checkpoint(out_dir: str, step: int, config: GroupViTConfig, weights: dict[str, np.ndarray],
                      tokenizer: dict[str, bytes], state: dict, optimizer: dict[str, np.ndarray],
-                     keep: int | None = None) -> str:
-    """Assemble `checkpoints/step-N/` under a temporary name, then rename it into place."""
+                     keep: int | None = None, protect: tuple[str, ...] = ()) -> str:
+    """Assemble `checkpoints/step-N/` under a temporary name, then rename it into place; then remove all but the
+    newest `keep` checkpoints, except those in `protect` (the best-scoring one of a run that evaluates)."""
     final = checkpoint_dir(out_dir, step)
     parent = os.path.dirname(final)
     os.makedirs(parent, exist_ok=True)
@@ -90,8 +91,10 @@ def write_checkpoint(out_dir: str, step: int, config: GroupViTConfig, weights: d
         if os.path.isdir(tmp):
             shutil.rmtree(tmp)
     if keep:
+        protected = {os.path.abspath(path) for path in protect}
         for stale in list_checkpoints(out_dir)[:-keep]:
-            shutil.rmtree(stale)
+            if os.path.abspath(stale) not in protected:
+                shutil.rmtree(stale)
     return final
 
 

@@ -160,8 +160,10 @@ def train(run: TrainRun) -> dict[str, Any]:
             state = {"run": run.to_dict(), "world_size": world, "schedule": schedule.to_dict(),
                      "data": [r["data"] for r in ranks], "rng": {str(i): r["rng"] for i, r in enumerate(ranks)},
                      "skipped": [r["skipped"] for r in ranks], "backend": run.backend}
+            scores = best_and_last(run.out) if run.eval_data is not None else None
+            protect = (checkpoints.checkpoint_dir(run.out, scores["best"]["step"]),) if scores else ()
             path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
-                                                optimizer_now, keep=run.keep)
+                                                optimizer_now, keep=run.keep, protect=protect)
             if run.eval_data is not None and evaluate:
                 entry = evaluate_checkpoint(run, path, step)
                 append_entry(run.out, entry)

@@ -117,6 +117,12 @@ def test_eval_data_scores_each_checkpoint_as_groupvit_evaluate_does(dataset, tmp
     assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--keep", "0", "--resume", *evaluation) == 0
     with open(out / "eval.jsonl", encoding="utf-8") as f:
         assert [json.loads(line)["step"] for line in f] == [2, 4]
+    # --keep 1 keeps the newest checkpoint and the best-scoring one
+    kept = tmp_path / "kept"
+    assert _train(data, config, kept, "--steps", "6", "--save-every", "1", "--keep", "1", *evaluation) == 0
+    with open(kept / "summary.json", encoding="utf-8") as f:
+        best = json.load(f)["eval"]["best"]["step"]
+    assert sorted(os.listdir(kept / "checkpoints")) == sorted({f"step-{best:06d}", "step-000006"})
     # a folder that is not a VOC layout fails before any training, leaving no output
     capsys.readouterr()
     assert _train(data, config, tmp_path / "bad", "--steps", "2", "--eval-data", str(tmp_path / "missing")) != 0
