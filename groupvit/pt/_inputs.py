@@ -18,10 +18,20 @@ def _kind(dtype: torch.dtype) -> str:
     return "uint" if dtype == torch.uint8 else "int"
 
 
+def _check_tensor(value, name: str) -> None:
+    """The PyTorch models take tensors, as the port does (its error for a numpy array comes from deep inside)."""
+    if value is not None and not isinstance(value, torch.Tensor):
+        hint = " (torch.from_numpy(array))" if type(value).__module__ == "numpy" else ""
+        raise ValueError(f"{name} must be a torch.Tensor{hint}. Received: {type(value).__module__}."
+                         f"{type(value).__name__}")
+
+
 def check_text_inputs(input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
                       config: GroupViTTextConfig) -> None:
     if input_ids is None:
         raise ValueError("input_ids must be given. Received: input_ids=None")
+    _check_tensor(input_ids, "input_ids")
+    _check_tensor(attention_mask, "attention_mask")
     input_checks.check_ids_dtype(_kind(input_ids.dtype), str(input_ids.dtype).replace("torch.", ""))
     if input_ids.ndim == 2:
         input_checks.check_batch(input_ids.shape[0], "input_ids")
@@ -36,6 +46,7 @@ def check_vision_inputs(pixel_values: torch.Tensor | None, config: GroupViTVisio
                         interpolate_pos_encoding: bool) -> None:
     if pixel_values is None:
         raise ValueError("pixel_values must be given. Received: pixel_values=None")
+    _check_tensor(pixel_values, "pixel_values")
     input_checks.check_pixel_dtype(_kind(pixel_values.dtype), str(pixel_values.dtype).replace("torch.", ""))
     input_checks.check_pixel_values(pixel_values.shape, config, interpolate_pos_encoding)
     input_checks.check_batch(pixel_values.shape[0], "pixel_values")

@@ -91,7 +91,9 @@ def checkpoint_defaults(checkpoint: str) -> dict:
     if not os.path.exists(path):
         raise FileNotFoundError(f"The checkpoint must exist. Received: checkpoint={checkpoint!r}")
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    size = GroupViTConfig.from_pretrained(folder).vision_config.image_hw[0]
+    # the config the model loads with: config.json beside the weights, else the default (an authors' .pth)
+    has_config = os.path.isfile(os.path.join(folder, "config.json"))
+    size = (GroupViTConfig.from_pretrained(folder) if has_config else GroupViTConfig()).vision_config.image_hw[0]
     out = {"short_side": 2 * size, "window": 2 * size, "stride": size, **AUTHORS_DEFAULTS}
     file = os.path.join(folder, SEGMENTATION_DEFAULTS_NAME)
     if os.path.isfile(file):
@@ -112,10 +114,11 @@ def fill_defaults(args) -> None:
             setattr(args, name, value)
 
 
-def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 448, batch_size: int = 4,
+def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int | None = None, batch_size: int = 4,
                    dtype: str = "float32") -> Segmenter:
     """Model (in `dtype`, see `load_model`) + the tokenizer stored with the checkpoint + the authors' transform
-    (shorter side `short_side`)."""
+    (shorter side `short_side`, default the checkpoint's); `segment` then takes the checkpoint's settings
+    (`checkpoint_defaults`: what `groupvit segment` / `evaluate` use) for those it is not given."""
     import functools
 
     from groupvit.images import segmentation_preprocess
@@ -127,5 +130,6 @@ def load_segmenter(checkpoint: str, backend: str = "pt", *, short_side: int = 44
     model = load_model(checkpoint, backend, dtype)
     folder = checkpoint if os.path.isdir(checkpoint) else os.path.dirname(os.path.abspath(checkpoint))
     tokenizer = load_tokenizer(folder, model.config.text_config.max_position_embeddings)
-    transform = functools.partial(segmentation_preprocess, short_side=short_side)
-    return Segmenter(model, tokenizer, image_transform=transform, batch_size=batch_size)
+    settings = checkpoint_defaults(checkpoint)
+    transform = functools.partial(segmentation_preprocess, short_side=short_side or settings["short_side"])
+    return Segmenter(model, tokenizer, image_transform=transform, batch_size=batch_size, defaults=settings)

@@ -23,8 +23,12 @@ class Segmenter:
 
     `model`: a `groupvit.pt.GroupViTModel` or `groupvit.tf.TFGroupViTModel` (detected from its class).
     `tokenizer`: `names -> (ids, mask)`, e.g. `groupvit.tokenizer.load_tokenizer(checkpoint_dir)`.
-    `image_transform`: uint8 [H, W, 3] -> float32 [1, 3, h, w]; default the authors' transform
-    (shorter side 448, ImageNet mean/std). `batch_size`: images or windows per forward pass.
+    `image_transform`: uint8 [H, W, 3] -> float32 [1, 3, h, w]; default the authors' transform with the shorter
+    side at 2 x the model's image size (448 for the 224-px models), ImageNet mean/std. `batch_size`: images or
+    windows per forward pass. `defaults`: what `segment` takes for the settings it is not given (keys
+    `bg_thresh`, `templates`, `mode`, `window`, `stride`); unset ones are the authors' threshold 0.95, 1
+    template, whole mode, window 2 x and stride 1 x the model's image size. `load_segmenter(checkpoint)` passes
+    the checkpoint's (`checkpoint_defaults`), so Python gives what `groupvit segment` gives.
     """
 
     def __init__(
@@ -35,13 +39,20 @@ class Segmenter:
         image_transform: Callable[[np.ndarray], np.ndarray] | None = None,
         batch_size: int = 4,
         text_batch_size: int = 256,
+        defaults: dict | None = None,
     ) -> None:
         from groupvit.images import segmentation_preprocess
 
         self.model = model
         self.backend = backends.backend_of(model)
         self.tokenizer = tokenizer
-        self.image_transform = image_transform or functools.partial(segmentation_preprocess, short_side=448)
+        size = int(model.config.vision_config.image_hw[0])
+        self.defaults = {"bg_thresh": 0.95, "templates": 1, "mode": "whole", "window": 2 * size, "stride": size}
+        unknown = sorted(set(defaults or {}) - set(self.defaults) - {"short_side"})
+        if unknown:
+            raise ValueError(f"defaults may set {sorted(self.defaults)}. Received unknown keys: {unknown}")
+        self.defaults.update({k: v for k, v in (defaults or {}).items() if k in self.defaults and v is not None})
+        self.image_transform = image_transform or functools.partial(segmentation_preprocess, short_side=2 * size)
         self.batch_size = int(batch_size)
         self.text_batch_size = int(text_batch_size)
         self.patch_hw = tuple(model.config.vision_config.patch_hw)
@@ -70,14 +81,20 @@ class Segmenter:
         images: ImageInput | Sequence[ImageInput],
         class_names: Sequence[str],
         *,
-        background_threshold: float = 0.95,
-        templates: int | Sequence[str] = 1,
-        mode: str = "whole",
-        window: int = 448,
-        stride: int = 224,
+        background_threshold: float | None = None,
+        templates: int | Sequence[str] | None = None,
+        mode: str | None = None,
+        window: int | None = None,
+        stride: int | None = None,
         top_k: int = 5,
     ) -> list[SegmentationResult]:
-        """One result per image (labels at the image's original size; 0 = background)."""
+        """One result per image (labels at the image's original size; 0 = background). Settings left None take
+        the segmenter's `defaults`."""
+        given = {"bg_thresh": background_threshold, "templates": templates, "mode": mode, "window": window,
+                 "stride": stride}
+        settings = {k: (v if v is not None else self.defaults[k]) for k, v in given.items()}
+        background_threshold, templates, mode = settings["bg_thresh"], settings["templates"], settings["mode"]
+        window, stride = settings["window"], settings["stride"]
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
         if not 0.0 <= float(background_threshold) <= 1.0:  # also refuses NaN

@@ -193,6 +193,10 @@ def test_vision_model_alone_matches_full_model(tiny_model):
         (lambda p, i, m: (p.index_put((torch.tensor([0]),), torch.tensor(float("nan"))), i, m),
          "must be finite. Received: 2700 NaN or infinite"),  # image 0: 3 x 30 x 30
         (lambda p, i, m: (p[:0], i[:0], m[:0]), "at least one row. Received: an empty batch"),
+        (lambda p, i, m: (p, i.numpy(), m), "input_ids must be a torch.Tensor (torch.from_numpy(array)). "
+                                            "Received: numpy.ndarray"),
+        (lambda p, i, m: (p.numpy(), i, m), "pixel_values must be a torch.Tensor"),
+        (lambda p, i, m: (p, i, m.tolist()), "attention_mask must be a torch.Tensor. Received: builtins.list"),
     ],
 )
 def test_input_errors(tiny_model, change, fragment):

@@ -162,3 +162,38 @@ def test_whole_mode_refuses_more_patches_than_it_can_attend_over(pt_model, tiny_
     assert segmenter.segment(sample_image(3, 40), CLASSES)[0].labels.shape == (3, 40)  # 10 x 134 patches
     slid = segmenter.segment(thin, CLASSES, mode="slide", window=30, stride=30)  # linear in the area
     assert slid[0].labels.shape == (3, 560)
+
+
+def test_defaults_follow_the_model_and_load_segmenter_takes_the_checkpoints(pt_model, tiny_tokenizer, tiny_checkpoint):
+    """A small model's segmenter works out of the box: shorter side, window and stride from its image size (30 px
+    here; 448 / 448 / 224 for the released 224-px models), and `load_segmenter` the settings of `groupvit segment`."""
+    import functools
+
+    from groupvit.images import segmentation_preprocess
+    from groupvit.segmentation.loading import checkpoint_defaults, load_segmenter
+
+    image = sample_image(50, 70)
+    plain = Segmenter(pt_model, tiny_tokenizer)
+    assert plain.defaults == {"bg_thresh": 0.95, "templates": 1, "mode": "whole", "window": 60, "stride": 30}
+    explicit = Segmenter(pt_model, tiny_tokenizer, image_transform=functools.partial(segmentation_preprocess,
+                                                                                       short_side=60))
+    ours = plain.segment(image, CLASSES)[0]
+    np.testing.assert_array_equal(ours.labels, explicit.segment(image, CLASSES, background_threshold=0.95,
+                                                                templates=1, mode="whole")[0].labels)
+    settings = checkpoint_defaults(tiny_checkpoint)
+    assert settings["mode"] == "slide" and settings["short_side"] == 60
+    loaded = load_segmenter(tiny_checkpoint, "pt")
+    np.testing.assert_array_equal(
+        loaded.segment(image, CLASSES)[0].scores,
+        explicit.segment(image, CLASSES, background_threshold=settings["bg_thresh"], templates=settings["templates"],
+                         mode="slide", window=settings["window"], stride=settings["stride"])[0].scores)
+    with pytest.raises(ValueError, match=r"defaults may set .* Received unknown keys: \['windw'\]"):
+        Segmenter(pt_model, tiny_tokenizer, defaults={"windw": 3})
+
+
+def test_checkpoint_defaults_of_a_weight_file_without_config_json(tmp_path):
+    """The authors' .pth carries no config: the model loads with the default config, and so do its settings."""
+    from groupvit.segmentation.loading import checkpoint_defaults
+
+    (tmp_path / "group_vit_gcc_yfcc_30e.pth").write_bytes(b"")
+    assert checkpoint_defaults(str(tmp_path / "group_vit_gcc_yfcc_30e.pth"))["short_side"] == 448
