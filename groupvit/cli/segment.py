@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from groupvit.weights_bridge.atomic import AtomicFiles
 
     labels = parse_labels(args.labels)
+    folders = [item for item in args.inputs if os.path.isdir(item)]
+    if any(os.path.realpath(item) == os.path.realpath(args.out) for item in folders):
+        raise ValueError("--out must not be an input folder: the next `groupvit segment` of that folder would read "
+                         f"the label maps and overlays as images. Received: --out {args.out!r}")
     paths = collect_images(args.inputs)
     if not os.path.exists(resolve_checkpoint(args.checkpoint)):
         raise FileNotFoundError(f"The checkpoint must exist. Received: --checkpoint {args.checkpoint!r}")

@@ -100,6 +100,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+def as_flags(message: str) -> str:
+    """A TrainRun message in the command line's words: `drop_path_rate=1.5` -> `--drop-path-rate=1.5` (the
+    settings whose names hold an underscore: a plain word such as "steps" stays a word)."""
+    import dataclasses
+    import re
+
+    from groupvit.training.run_config import TrainRun
+
+    names = sorted((f.name for f in dataclasses.fields(TrainRun) if "_" in f.name), key=len, reverse=True)
+    return re.sub(r"(?<![\w-])(" + "|".join(names) + r")\b", lambda m: "--" + m.group(1).replace("_", "-"), message)
+
+
 def run(args: argparse.Namespace) -> int:
     from groupvit.training.loop import train
     from groupvit.training.run_config import TrainRun
@@ -125,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         summary = train(train_run)
     except KeyboardInterrupt:
         return 130
+    except (ValueError, FileNotFoundError, FileExistsError) as error:  # name the flags, not TrainRun's fields
+        raise type(error)(as_flags(str(error))) from error
     if summary["world_size"] == 1 or _is_rank_zero():
         print(json.dumps({k: summary[k] for k in ("backend", "steps", "wall_s", "images_per_s", "skipped", "out")}))
     return 0

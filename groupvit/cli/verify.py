@@ -33,7 +33,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dtype", choices=("bfloat16", "int8"),
                         help="compare this reduced precision with float32 of the same backend (--backend) instead "
                              "of the two backends: differences, embedding cosines, assignment and pixel agreement")
-    parser.add_argument("--backend", choices=("pt", "tf"), default="pt", help="with --dtype (int8: pt only)")
+    parser.add_argument("--backend", choices=("pt", "tf"), default=None,
+                        help="with --dtype: the backend whose float32 it is compared with (default pt; int8: pt only)")
     parser.add_argument("--data", help="with --dtype: a VOC-layout folder (groupvit shapes --layout voc) on which "
                         "both precisions' mIoU is measured with the checkpoint's evaluation defaults")
     parser.set_defaults(func=run)
@@ -91,10 +92,13 @@ def run(args: argparse.Namespace) -> int:
         if ignored:  # they belong to the PyTorch-against-Keras comparison, which --dtype replaces
             raise ValueError(f"{' and '.join(ignored)} apply without --dtype (the PyTorch-against-Keras comparison). "
                              f"Received: --dtype {args.dtype} with {', '.join(ignored)}")
-        return verify_dtype(args.checkpoint, args.dtype, backend=args.backend, image=args.image, texts=args.texts,
-                            config=args.config, data=args.data)
+        return verify_dtype(args.checkpoint, args.dtype, backend=args.backend or "pt", image=args.image,
+                            texts=args.texts, config=args.config, data=args.data)
     if args.data:
         raise ValueError(f"--data applies with --dtype. Received: --data {args.data!r} without it")
+    if args.backend:  # without --dtype, verify runs and compares both backends
+        raise ValueError(f"--backend applies with --dtype (without it, verify compares the two backends). "
+                         f"Received: --backend {args.backend} without it")
     if args.reference:
         raise ValueError(f"--reference applies to a folder of groupvit export. Received: {args.checkpoint!r}, "
                          f"which holds no export.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 from groupvit.segmentation.metrics import IoUResult
@@ -20,6 +21,10 @@ def evaluate_folder(checkpoint: str, data: str, *, backend: str = "pt", dtype: s
     from groupvit.segmentation.loading import fill_defaults, load_segmenter
     from groupvit.segmentation.progress import ItemProgress
 
+    if not os.path.isdir(data):
+        found = "not a folder" if os.path.exists(data) else "not found"
+        raise ValueError("data must be a Pascal VOC layout folder (JPEGImages/, SegmentationClass/, "
+                         f"ImageSets/Segmentation/<split>.txt, a class-name file). Received: {data!r} ({found})")
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise ValueError(f"settings may be {list(SETTINGS)}. Received unknown: {unknown}")

@@ -50,7 +50,8 @@ def resolve_templates(templates: int | Sequence[str]) -> tuple[str, ...]:
     if isinstance(templates, int) and not isinstance(templates, bool):
         if templates not in TEMPLATE_SETS:
             raise ValueError(
-                f"templates must be one of {sorted(TEMPLATE_SETS)} or a list. Received: templates={templates}"
+                f'templates must be one of the built-in sets {sorted(TEMPLATE_SETS)}, or templates holding one "{{}}" '
+                f"(a string, or a list of them). Received: templates={templates}"
             )
         return TEMPLATE_SETS[templates]
     if isinstance(templates, str):

@@ -22,10 +22,17 @@ def check_eval_data(run) -> None:
         return
     from groupvit.segmentation import voc
 
+    layout = ("a Pascal VOC layout folder (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/val.txt and "
+              "classes.txt, or eval_class_names)")
     if not os.path.isdir(run.eval_data):
-        raise ValueError(f"eval_data must be a Pascal VOC layout folder. Received: {run.eval_data!r}")
-    names = voc.class_names(run.eval_data, run.eval_class_names)
-    ids = voc.split_ids(run.eval_data, "val")
+        found = "not a folder" if os.path.exists(run.eval_data) else "not found"
+        raise ValueError(f"eval_data must be {layout}. Received: {run.eval_data!r} ({found})")
+    try:
+        names = voc.class_names(run.eval_data, run.eval_class_names)
+        ids = voc.split_ids(run.eval_data, "val")
+    except (OSError, ValueError) as error:  # voc's messages name `groupvit evaluate`'s options
+        message = str(error).replace("--class-names", "eval_class_names")
+        raise ValueError(f"eval_data must be {layout}: {message}") from None
     if len(names) < 2 or not ids:
         raise ValueError(f"eval_data needs background and at least one class, and images in its val split. "
                          f"Received: {len(names)} class name(s), {len(ids)} image(s) in {run.eval_data!r}")
@@ -55,14 +62,22 @@ def append_entry(out: str, entry: dict[str, Any]) -> None:
         f.write(json.dumps(entry) + "\n")
 
 
-def best_and_last(out: str) -> dict[str, Any] | None:
-    """{"best": {step, miou}, "last": {step, miou}} over `eval.jsonl`, or None when it holds nothing."""
+def _entries(out: str) -> list[dict[str, Any]]:
     path = os.path.join(out, EVAL_LOG_NAME)
     if not os.path.isfile(path):
-        return None
+        return []
     with open(path, encoding="utf-8") as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-    entries = [e for e in entries if "miou" in e]
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def evaluated(out: str, step: int) -> bool:
+    """Whether `eval.jsonl` holds the step already (a finished run resumed saves its last step again)."""
+    return any(entry.get("step") == step for entry in _entries(out))
+
+
+def best_and_last(out: str) -> dict[str, Any] | None:
+    """{"best": {step, miou}, "last": {step, miou}} over `eval.jsonl`, or None when it holds nothing."""
+    entries = [e for e in _entries(out) if "miou" in e]
     if not entries:
         return None
     best = max(entries, key=lambda e: e["miou"])

@@ -19,14 +19,14 @@ from groupvit.configs import GroupViTConfig
 from groupvit.segmentation.templates import resolve_templates
 from groupvit.training import checkpoints
 from groupvit.training.evaluation import EVAL_LOG_NAME, append_entry, best_and_last, check_eval_data, \
-    evaluate_checkpoint
+    evaluate_checkpoint, evaluated
 from groupvit.training.init import initial_weights
 from groupvit.training.noise import drop_path_scales, gumbel_noise
 from groupvit.training.options import OPTIONAL_TERMS, StepOptions, frozen_names
 from groupvit.training.run_config import RESUME_FIXED, TrainRun
 from groupvit.training.schedule import (AUTHORS_BASE_LR, AUTHORS_MIN_LR, AUTHORS_WARMUP_LR, CosineSchedule,
                                         scaled_lr)
-from groupvit.training.setup import prepare_model_and_tokenizer, check_output_folder
+from groupvit.training.setup import check_output_folder, env_rank, prepare_model_and_tokenizer
 from groupvit.weights_bridge.atomic import write_text
 
 LOG_NAME = "log.jsonl"
@@ -87,64 +87,71 @@ def train(run: TrainRun) -> dict[str, Any]:
     from groupvit.training.data import AugmentConfig, TrainBatches, open_source
 
     resume_from = check_output_folder(run)
-    saved: dict[str, Any] | None = None
-    optimizer_arrays = None
-    if resume_from:
-        saved, optimizer_arrays = checkpoints.read_state(resume_from)
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainRun)}  # runs saved before a setting existed
-        stored = {k: saved["run"].get(k, defaults.get(k)) for k in RESUME_FIXED}
-        changed = {k: (stored[k], getattr(run, k)) for k in RESUME_FIXED
-                   if json.loads(json.dumps(getattr(run, k))) != json.loads(json.dumps(stored[k]))}
-        if changed:
-            raise ValueError("A resumed run must keep the settings it started with. Received changes "
-                             + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
-    config, weights, tokenizer, tokenizer_files = prepare_model_and_tokenizer(run, resume_from)
+    created_out = not os.path.exists(run.out)  # before the setup writes into it (a trained tokenizer)
+    try:
+        saved: dict[str, Any] | None = None
+        optimizer_arrays = None
+        if resume_from:
+            saved, optimizer_arrays = checkpoints.read_state(resume_from)
+            defaults = {f.name: f.default for f in dataclasses.fields(TrainRun)}  # runs saved before a setting existed
+            stored = {k: saved["run"].get(k, defaults.get(k)) for k in RESUME_FIXED}
+            changed = {k: (stored[k], getattr(run, k)) for k in RESUME_FIXED
+                       if json.loads(json.dumps(getattr(run, k))) != json.loads(json.dumps(stored[k]))}
+            if changed:
+                raise ValueError("A resumed run must keep the settings it started with (they fix its schedule, data "
+                                 "order and losses; to train on with other settings, start a new run with --init "
+                                 "and a checkpoint of this one). Received changes "
+                                 + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items()))
+        config, weights, tokenizer, tokenizer_files = prepare_model_and_tokenizer(run, resume_from)
 
-    source = open_source(run.data)
-    trainer_cls = _backend_class(run.backend)
-    names = list(weights_names(config))
-    options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
-                          grouped=run.grouped_multi_label, group_balance=run.group_balance,
-                          pooling_tau=run.pooling_tau, group_exclusivity=run.group_exclusivity,
-                          group_naming=run.group_naming,
-                          logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
-                          frozen=frozen_names(names, run.freeze, run.unfreeze))
-    if weights is None:  # from scratch: the authors' init, the same for both backends (training/init.py)
-        weights = initial_weights(config, run.seed)
-    trainer = trainer_cls(config, weights, options, seed=run.seed)
-    rank, world = trainer.rank, trainer.world_size
-    if run.batch_size % world:
-        raise ValueError(f"batch_size (global) must be divisible by the number of processes ({world}). "
-                         f"Received: batch_size={run.batch_size}")
-    local = run.batch_size // world
-    augment = AugmentConfig(image_size=config.vision_config.image_hw[0], scale=tuple(run.crop_scale), flip=run.flip,
-                            color_jitter=run.color_jitter, random_erasing=run.random_erasing,
-                            rand_augment=run.rand_augment, interpolation=run.interpolation)
-    batches = TrainBatches(source=source, tokenizer=tokenizer, augment=augment, global_batch=run.batch_size,
-                           rank=rank, world_size=world, seed=run.seed,
-                           context_length=config.text_config.max_position_embeddings,
-                           multi_label_k=run.multi_label, noun_ids=run.grouped_multi_label,
-                           templates=resolve_templates(run.prompt_templates),
-                           shuffle_buffer=run.shuffle_buffer,
-                           num_workers=run.num_workers)
-    if run.steps is not None:
-        total = run.steps
-    else:
-        total = max(1, math.ceil(run.epochs * batches.num_samples() / run.batch_size))
-    schedule = make_schedule(run, total)
+        source = open_source(run.data)
+        trainer_cls = _backend_class(run.backend)
+        names = list(weights_names(config))
+        options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
+                              grouped=run.grouped_multi_label, group_balance=run.group_balance,
+                              pooling_tau=run.pooling_tau, group_exclusivity=run.group_exclusivity,
+                              group_naming=run.group_naming,
+                              logit_scale_init=config.logit_scale_init_value, bf16=run.bf16,
+                              frozen=frozen_names(names, run.freeze, run.unfreeze))
+        if weights is None:  # from scratch: the authors' init, the same for both backends (training/init.py)
+            weights = initial_weights(config, run.seed)
+        trainer = trainer_cls(config, weights, options, seed=run.seed)
+        rank, world = trainer.rank, trainer.world_size
+        if run.batch_size % world:
+            raise ValueError(f"batch_size (global) must be divisible by the number of processes ({world}). "
+                             f"Received: batch_size={run.batch_size}")
+        local = run.batch_size // world
+        augment = AugmentConfig(image_size=config.vision_config.image_hw[0], scale=tuple(run.crop_scale), flip=run.flip,
+                                color_jitter=run.color_jitter, random_erasing=run.random_erasing,
+                                rand_augment=run.rand_augment, interpolation=run.interpolation)
+        batches = TrainBatches(source=source, tokenizer=tokenizer, augment=augment, global_batch=run.batch_size,
+                               rank=rank, world_size=world, seed=run.seed,
+                               context_length=config.text_config.max_position_embeddings,
+                               multi_label_k=run.multi_label, noun_ids=run.grouped_multi_label,
+                               templates=resolve_templates(run.prompt_templates),
+                               shuffle_buffer=run.shuffle_buffer,
+                               num_workers=run.num_workers)
+        if run.steps is not None:
+            total = run.steps
+        else:
+            total = max(1, math.ceil(run.epochs * batches.num_samples() / run.batch_size))
+        schedule = make_schedule(run, total)
 
-    start = 0
-    if saved is not None:
-        start = int(saved["step"])
-        if int(saved["world_size"]) != world:
-            raise ValueError(f"A run resumes on as many processes as it ran on ({saved['world_size']}). "
-                             f"Received: {world}")
-        skipped = saved.get("skipped")  # the counts go on from the checkpoint's
-        batches.restore(saved["data"][rank], skipped[rank] if skipped else None)
-        trainer.load_optimizer_state(optimizer_arrays)
-        trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
+        start = 0
+        if saved is not None:
+            start = int(saved["step"])
+            if int(saved["world_size"]) != world:
+                raise ValueError(f"A run resumes on as many processes as it ran on ({saved['world_size']}). "
+                                 f"Received: {world}")
+            skipped = saved.get("skipped")  # the counts go on from the checkpoint's
+            batches.restore(saved["data"][rank], skipped[rank] if skipped else None)
+            trainer.load_optimizer_state(optimizer_arrays)
+            trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
+    except BaseException:
+        if created_out and env_rank() == 0:  # a run that fails before its first step leaves nothing behind
+            shutil.rmtree(run.out, ignore_errors=True)
+        raise
     log_path, eval_path = os.path.join(run.out, LOG_NAME), os.path.join(run.out, EVAL_LOG_NAME)
-    created_out = not os.path.exists(run.out)
     if rank == 0:
         os.makedirs(run.out, exist_ok=True)
         _rewrite_log(log_path, start)
@@ -164,7 +171,7 @@ def train(run: TrainRun) -> dict[str, Any]:
             protect = (checkpoints.checkpoint_dir(run.out, scores["best"]["step"]),) if scores else ()
             path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
                                                 optimizer_now, keep=run.keep, protect=protect)
-            if run.eval_data is not None and evaluate:
+            if run.eval_data is not None and evaluate and not evaluated(run.out, step):
                 entry = evaluate_checkpoint(run, path, step)
                 append_entry(run.out, entry)
                 if "error" in entry:

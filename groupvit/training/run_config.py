@@ -117,10 +117,11 @@ class TrainRun:
                              f"Received: eval_limit={self.eval_limit}")
         if self.eval_bg_thresh is not None and not 0 <= self.eval_bg_thresh <= 1:
             raise ValueError(f"eval_bg_thresh must be in [0, 1]. Received: eval_bg_thresh={self.eval_bg_thresh}")
-        if self.eval_data is None and any(v is not None for v in (self.eval_limit, self.eval_class_names,
-                                                                  self.eval_bg_thresh, self.eval_templates)):
-            raise ValueError("The eval_* settings set how eval_data is scored: give eval_data too. Received: "
-                             "eval_data=None")
+        scoring = {name: getattr(self, name) for name in ("eval_limit", "eval_class_names", "eval_bg_thresh",
+                                                          "eval_templates") if getattr(self, name) is not None}
+        if self.eval_data is None and scoring:
+            raise ValueError(f"{', '.join(scoring)} set how eval_data is scored: give eval_data too. Received: "
+                             f"eval_data=None with " + ", ".join(f"{k}={v!r}" for k, v in scoring.items()))
         from groupvit.training.data.augment import AugmentConfig
 
         AugmentConfig(scale=tuple(self.crop_scale), flip=self.flip, color_jitter=self.color_jitter,

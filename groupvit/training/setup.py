@@ -48,7 +48,7 @@ def check_output_folder(run: TrainRun) -> str | None:
     return None
 
 
-def _env_rank() -> int:
+def env_rank() -> int:
     """This process's rank as the launcher tells it (torchrun's RANK, TF_CONFIG's task index)."""
     if "RANK" in os.environ:
         return int(os.environ["RANK"])
@@ -64,7 +64,7 @@ def _trained_tokenizer_dir(run: TrainRun) -> str:
 
     folder = os.path.join(run.out, TOKENIZER_SUBDIR)
     done = os.path.join(folder, "tokenizer.json")
-    if _env_rank() == 0:
+    if env_rank() == 0:
         source = open_source(run.data)
         captions = (ref.caption for ref in source.refs(run.seed) if ref.caption)
         train_clip_tokenizer(captions, run.tokenizer_vocab, folder)

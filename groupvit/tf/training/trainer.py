@@ -54,8 +54,8 @@ class KerasTrainer:
                  seed: int = 0, strategy: tf.distribute.Strategy | None = None,
                  schedule: CosineSchedule | None = None) -> None:
         if options.bf16:
-            raise ValueError("bf16 autocast is a PyTorch-trainer option; the Keras trainer runs float32. "
-                             "Received: StepOptions(bf16=True)")
+            raise ValueError("bf16 autocast is a PyTorch-trainer option (--backend pt); the Keras trainer runs "
+                             "float32. Received: bf16=True with the Keras trainer")
         if strategy is None and "TF_CONFIG" in os.environ:
             strategy = tf.distribute.MultiWorkerMirroredStrategy()
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()

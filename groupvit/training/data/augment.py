@@ -44,9 +44,11 @@ class AugmentConfig:
             raise ValueError(f"scale must satisfy 0 < low <= high <= 1. Received: scale={self.scale}")
         if not 0 < self.ratio[0] <= self.ratio[1]:
             raise ValueError(f"ratio must satisfy 0 < low <= high. Received: ratio={self.ratio}")
-        if self.color_jitter < 0 or not 0 <= self.random_erasing <= 1:
-            raise ValueError(f"color_jitter must be >= 0 and random_erasing a probability. Received: "
-                             f"color_jitter={self.color_jitter}, random_erasing={self.random_erasing}")
+        if not self.color_jitter >= 0:
+            raise ValueError(f"color_jitter must be >= 0. Received: color_jitter={self.color_jitter}")
+        if not 0 <= self.random_erasing <= 1:
+            raise ValueError(f"random_erasing is a probability: it must be in [0, 1]. Received: "
+                             f"random_erasing={self.random_erasing}")
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}. Received: {self.interpolation!r}")
         if self.rand_augment is not None:

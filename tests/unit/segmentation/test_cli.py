@@ -78,14 +78,19 @@ def test_segment_refuses_an_out_whose_files_would_replace_inputs(tiny_checkpoint
     Image.fromarray(sample_image(40, 52)).save(folder / "x.jpg")
     Image.fromarray(sample_image(30, 30)).save(folder / "x_overlay.png")  # an input, and x.jpg's overlay name
     before = (folder / "x_overlay.png").read_bytes()
-    code = main(["segment", str(folder), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(folder),
+    inputs = [str(folder / "x.jpg"), str(folder / "x_overlay.png")]
+    code = main(["segment", *inputs, "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(folder),
                  *SMALL])
     assert code != 0 and "would write 'x_overlay.png' over the input image" in capsys.readouterr().err
     assert (folder / "x_overlay.png").read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["x.jpg", "x_overlay.png"]  # nothing written
-    (folder / "x_overlay.png").rename(folder / "y.png")  # no clash left: writing beside the inputs is fine
-    assert main(["segment", str(folder), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(folder),
-                 *SMALL]) == 0
+    # an input folder as --out: its next segment would read the outputs as images
+    code = main(["segment", str(folder), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(folder),
+                 *SMALL])
+    assert code != 0 and "--out must not be an input folder" in capsys.readouterr().err
+    (folder / "x_overlay.png").rename(folder / "y.png")  # no clash left: writing beside listed input files is fine
+    assert main(["segment", str(folder / "x.jpg"), str(folder / "y.png"), "--checkpoint", tiny_checkpoint,
+                 "--labels", "cat", "--out", str(folder), *SMALL]) == 0
     assert {"x_labels.png", "y_labels.png", "x.json"} <= {p.name for p in folder.iterdir()}
     assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]
 
@@ -123,6 +128,8 @@ def test_evaluate_json_never_replaces_a_file_of_the_dataset(tiny_checkpoint, tmp
     code = main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--class-names",
                  str(tmp_path / "nowhere.txt"), *SMALL])
     assert code != 0 and f"Received: class_names='{tmp_path / 'nowhere.txt'}'" in capsys.readouterr().err
+    code = main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "nowhere"), *SMALL])
+    assert code != 0 and "data must be a Pascal VOC layout folder (JPEGImages/" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("option", [["--out", "maps"], ["--jit"]])
@@ -130,6 +137,11 @@ def test_verify_dtype_refuses_the_options_it_would_ignore(tiny_checkpoint, tmp_p
     code = main(["verify", tiny_checkpoint, "--dtype", "bfloat16", *option])
     assert code != 0 and f"{option[0]} apply without --dtype" in capsys.readouterr().err
     assert not (tmp_path / "maps").exists()
+
+
+def test_verify_backend_without_dtype_is_refused(tiny_checkpoint, capsys):
+    assert main(["verify", tiny_checkpoint, "--backend", "tf"]) != 0
+    assert "--backend applies with --dtype" in capsys.readouterr().err
 
 
 def test_evaluate_prints_table_and_miou(tiny_checkpoint, tmp_path, capsys):

@@ -31,7 +31,7 @@ def test_anything_else_is_refused_with_the_value(templates):
     ("keep", -1, r"keep must be >= 0 \(0 keeps every checkpoint\). Received: keep=-1"),
     ("rand_augment", "rand-m9-inc1-x", r"section 'x' of 'rand-m9-inc1-x'"),
     ("interpolation", "nearest", r"interpolation must be one of \('bilinear', 'bicubic'\). Received: 'nearest'"),
-    ("random_erasing", 1.5, r"random_erasing a probability"),
+    ("random_erasing", 1.5, r"random_erasing is a probability: it must be in \[0, 1\]. Received: random_erasing=1.5"),
     ("drop_path_rate", 1.0, r"drop_path_rate must be in \[0, 1\) \(the authors: 0.1\). Received: drop_path_rate=1.0"),
     ("drop_path_rate", -0.1, r"drop_path_rate must be in \[0, 1\)"),
 ])

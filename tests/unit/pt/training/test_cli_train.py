@@ -117,6 +117,10 @@ def test_eval_data_scores_each_checkpoint_as_groupvit_evaluate_does(dataset, tmp
     assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--keep", "0", "--resume", *evaluation) == 0
     with open(out / "eval.jsonl", encoding="utf-8") as f:
         assert [json.loads(line)["step"] for line in f] == [2, 4]
+    # a finished run resumed saves its last step again, and does not score it twice
+    assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--keep", "0", "--resume", *evaluation) == 0
+    with open(out / "eval.jsonl", encoding="utf-8") as f:
+        assert [json.loads(line)["step"] for line in f] == [2, 4]
     # --keep 1 keeps the newest checkpoint and the best-scoring one
     kept = tmp_path / "kept"
     assert _train(data, config, kept, "--steps", "6", "--save-every", "1", "--keep", "1", *evaluation) == 0
@@ -126,10 +130,11 @@ def test_eval_data_scores_each_checkpoint_as_groupvit_evaluate_does(dataset, tmp
     # a folder that is not a VOC layout fails before any training, leaving no output
     capsys.readouterr()
     assert _train(data, config, tmp_path / "bad", "--steps", "2", "--eval-data", str(tmp_path / "missing")) != 0
-    assert "eval_data must be a Pascal VOC layout folder" in capsys.readouterr().err
+    assert "--eval-data must be a Pascal VOC layout folder (JPEGImages/" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
     assert _train(data, config, tmp_path / "bad", "--steps", "2", "--eval-limit", "3") != 0
-    assert "give eval_data too" in capsys.readouterr().err
+    assert "--eval-limit set how --eval-data is scored: give --eval-data too. Received: --eval-data=None with " \
+           "--eval-limit=3" in capsys.readouterr().err
 
 
 def test_a_failed_evaluation_is_logged_and_training_goes_on(dataset, tmp_path, capsys):
@@ -285,7 +290,7 @@ def test_nothing_usable_fails_clearly_and_leaves_no_model(dataset, tmp_path, cap
     assert _train(str(empty), config, out, "--steps", "3") == 1
     err = capsys.readouterr().err
     assert "missing_image" in err, err
-    assert not (out / "model.safetensors").exists() and not (out / "checkpoints").exists()
+    assert not out.exists()  # BASE trains a tokenizer into OUT/tokenizer/ first: the folder goes too
 
 
 def test_output_folder_rules(dataset, tmp_path, capsys):
