@@ -135,8 +135,8 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         summary = train(train_run)
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as stopped:  # 128 + the signal, as the shell reports a process it ended
+        return 128 + getattr(stopped, "signum", 2)
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # name the flags, not TrainRun's fields
         raise type(error)(as_flags(str(error))) from error
     if summary["world_size"] == 1 or _is_rank_zero():

@@ -222,7 +222,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                 if step % run.save_every == 0 and step < total:
                     save(step)
                 if stop.requested and step < total:
-                    raise KeyboardInterrupt
+                    raise TrainingStopped(stop.signum)
     except KeyboardInterrupt:
         interrupted = True
         if step > start:
@@ -252,7 +252,7 @@ def train(run: TrainRun) -> dict[str, Any]:
             close()
     if interrupted:
         trainer.close()
-        raise KeyboardInterrupt
+        raise TrainingStopped(stop.signum)
 
     save(total)
     wall = time.perf_counter() - began
@@ -276,6 +276,15 @@ def weights_names(config: GroupViTConfig) -> list[str]:
     return [k for k in expected_shapes(config) if not k.endswith(buffers)]
 
 
+class TrainingStopped(KeyboardInterrupt):
+    """The run stopped on a signal (after saving a checkpoint when it could): `signum` is the signal, so the
+    command exits with 128 + signum as a process killed by it would (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
 class _StopRequest:
     """Ctrl-C (SIGINT) or SIGTERM (a scheduler ending the job) asks the loop to stop after the step in
     progress, so the checkpoint it saves is exactly a step boundary; a second signal stops at once."""
@@ -283,6 +292,7 @@ class _StopRequest:
     def __init__(self) -> None:
         import threading
         self.requested = False
+        self.signum = int(signal.SIGINT)
         self._previous = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -290,8 +300,9 @@ class _StopRequest:
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
-            raise KeyboardInterrupt
+            raise TrainingStopped(signum)
         self.requested = True
+        self.signum = signum
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

@@ -135,5 +135,25 @@ def prepare_model_and_tokenizer(
     context = config.text_config.max_position_embeddings
     tokenizer = load_tokenizer(tokenizer_dir, max_length=context)
     tokenizer = ClipTokenizer(tokenizer.backend, max_length=context, pad_id=tokenizer.pad_id, pad_to_max_length=True)
-    config = _fit_config_to_tokenizer(config, tokenizer, from_scratch=weights is None)
-    return config, weights, tokenizer, checkpoints.tokenizer_files(tokenizer_dir)
+    fitted = _fit_config_to_tokenizer(config, tokenizer, from_scratch=weights is None)
+    if run.progress and env_rank() == 0:
+        _report_tokenizer(run, tokenizer, config, fitted, trained=tokenizer_dir == os.path.join(run.out,
+                                                                                                TOKENIZER_SUBDIR))
+    return fitted, weights, tokenizer, checkpoints.tokenizer_files(tokenizer_dir)
+
+
+def _report_tokenizer(run: TrainRun, tokenizer: ClipTokenizer, before: GroupViTConfig, after: GroupViTConfig,
+                      trained: bool) -> None:
+    """Say what the tokenizer changed: a trained one's size (the captions may hold fewer merges than asked for)
+    and the text config's special ids a new model took from it."""
+    size = tokenizer.backend.get_vocab_size()
+    if trained:
+        fewer = f" (asked for {run.tokenizer_vocab}: the captions hold no more merges)" \
+            if size < run.tokenizer_vocab else ""
+        print(f"tokenizer: trained on the captions, {size} ids{fewer}, in {os.path.join(run.out, TOKENIZER_SUBDIR)}")
+    names = ("bos_token_id", "eos_token_id", "pad_token_id")
+    changed = [f"{n} {getattr(before.text_config, n)} -> {getattr(after.text_config, n)}" for n in names
+               if getattr(before.text_config, n) != getattr(after.text_config, n)]
+    if changed:
+        print(f"config: the text config takes the tokenizer's special ids ({', '.join(changed)}); "
+              f"vocab_size stays {after.text_config.vocab_size}")

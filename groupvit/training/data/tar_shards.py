@@ -56,6 +56,13 @@ class TarShardSource(Source):
             raise ValueError(f"A tar source needs at least one shard. Received: shards=[], path={path!r}")
         super().__init__(path, skips)
         self.shards = list(shards)
+        missing = [shard for shard in self.shards if not os.path.isfile(shard)]
+        if missing:  # counted as "missing_shard" when an epoch reaches them; said once, up front, here
+            import warnings
+
+            shown = ", ".join(repr(m) for m in missing[:3]) + (", ..." if len(missing) > 3 else "")
+            warnings.warn(f"{len(missing)} of the {len(self.shards)} shards of {path!r} do not exist and are "
+                          f"skipped: {shown}", stacklevel=2)
 
     def refs(self, epoch_seed: int, skips: SkipCounter | None = None) -> Iterator[SampleRef]:
         skips = self.skips if skips is None else skips

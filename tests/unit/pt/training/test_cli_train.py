@@ -157,7 +157,19 @@ def test_a_failed_evaluation_is_logged_and_training_goes_on(dataset, tmp_path, c
     GroupViTModel.from_pretrained(out)
 
 
-def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path):
+def test_what_a_trained_tokenizer_changes_is_said(dataset, tmp_path, capsys):
+    data, config = dataset
+    base = [a for a in BASE if a != "--no-progress"]
+    assert main(["train", "--data", data, "--config", config, "--out", str(tmp_path / "run"), *base, "--steps", "1",
+                 "--tokenizer-vocab", "650"]) == 0
+    out = capsys.readouterr()
+    size = load_tokenizer(tmp_path / "run").backend.get_vocab_size()
+    assert size < 650 and f"tokenizer: trained on the captions, {size} ids (asked for 650" in out.out
+    assert "config: the text config takes the tokenizer's special ids (bos_token_id 97 -> " in out.out
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path, sent, code):
     data, config = dataset
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     args = ["--steps", "400", "--save-every", "1000"]
@@ -168,9 +180,9 @@ def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sent)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     saved = os.listdir(stopped / "checkpoints")
     assert len(saved) == 1 and not (stopped / "model.safetensors").exists()
     step = int(saved[0].split("-")[1])

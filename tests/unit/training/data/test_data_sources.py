@@ -55,6 +55,13 @@ def test_tar_shards_by_pattern_folder_and_single_file(tmp_path, caption_as):
     assert _keys(open_source(shards[1])) == [f"{i:09d}" for i in range(4, 8)]
 
 
+def test_missing_shards_of_a_pattern_are_said_up_front_and_counted_when_reached(tmp_path):
+    write_shards(tmp_path / "shards", 12, 3)
+    with pytest.warns(UserWarning, match=r"2 of the 5 shards of .* do not exist and are skipped: .*00003.tar"):
+        source = open_source(str(tmp_path / "shards" / "{00000..00004}.tar"))
+    assert len(list(source.refs(0))) == 12 and source.skips.as_dict() == {"missing_shard": 2}
+
+
 def test_tar_shard_order_follows_the_epoch_seed(tmp_path):
     write_shards(tmp_path, 12, 3)
     source = open_source(tmp_path)
