@@ -101,6 +101,10 @@ class TrainRun:
                              f"Received: tokenizer={self.tokenizer!r}, tokenizer_vocab={self.tokenizer_vocab}")
         if self.save_every < 1:
             raise ValueError(f"save_every must be >= 1. Received: save_every={self.save_every}")
+        if self.warmup_steps is not None and not (
+                self.warmup_steps >= 0 and (self.steps is None or self.warmup_steps < self.steps)):
+            raise ValueError(f"warmup_steps must be >= 0 and fewer than the run's steps (the cosine follows it). "
+                             f"Received: warmup_steps={self.warmup_steps}, steps={self.steps}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0. Received: lr={self.lr}")
         if not self.weight_decay >= 0:

@@ -34,6 +34,9 @@ def test_anything_else_is_refused_with_the_value(templates):
     ("random_erasing", 1.5, r"random_erasing is a probability: it must be in \[0, 1\]. Received: random_erasing=1.5"),
     ("drop_path_rate", 1.0, r"drop_path_rate must be in \[0, 1\) \(the authors: 0.1\). Received: drop_path_rate=1.0"),
     ("drop_path_rate", -0.1, r"drop_path_rate must be in \[0, 1\)"),
+    ("warmup_steps", 1, r"warmup_steps must be >= 0 and fewer than the run's steps .* Received: warmup_steps=1, "
+                        r"steps=1"),
+    ("warmup_steps", -2, r"warmup_steps must be >= 0"),
 ])
 def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(name, value, message):
     with pytest.raises(ValueError, match=message):

@@ -91,7 +91,7 @@ def test_the_authors_augmentation_and_drop_path_reach_the_step_and_are_fixed_on_
     shutil.rmtree(tmp_path / "authors" / "checkpoints" / "step-000002")
     assert _train(data, config, tmp_path / "authors", "--steps", "2", "--resume", *authors[2:],
                   "--rand-augment", "rand-m9-inc1") != 0
-    assert "rand_augment: 'rand-m9-mstd0.5-inc1' -> 'rand-m9-inc1'" in capsys.readouterr().err
+    assert "--rand-augment: 'rand-m9-mstd0.5-inc1' -> 'rand-m9-inc1'" in capsys.readouterr().err
 
 
 def test_eval_data_scores_each_checkpoint_as_groupvit_evaluate_does(dataset, tmp_path, capsys):
@@ -319,7 +319,7 @@ def test_output_folder_rules(dataset, tmp_path, capsys):
     assert "keep the settings" in capsys.readouterr().err
     assert _train(data, config, tmp_path / "excl", "--steps", "1", "--group-exclusivity", "0.5") == 1
     err = capsys.readouterr().err
-    assert "needs grouped_multi_label" in err and "group_exclusivity=0.5" in err, err
+    assert "needs --grouped-multi-label" in err and "--group-exclusivity=0.5" in err, err
     with pytest.raises(SystemExit) as exit_info:
         _train(data, config, tmp_path / "tmpl", "--steps", "1", "--prompt-templates", "a photo of a")
     assert exit_info.value.code == 2
@@ -330,4 +330,4 @@ def test_output_folder_rules(dataset, tmp_path, capsys):
         assert json.load(f)["run"]["prompt_templates"] == "{}"
     assert _train(data, config, tmp_path / "bare", "--steps", "2", "--save-every", "1", "--resume") == 1
     err = capsys.readouterr().err
-    assert "keep the settings" in err and "prompt_templates: '{}' -> 80" in err, err
+    assert "keep the settings" in err and "--prompt-templates: '{}' -> 80" in err, err
