@@ -138,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stopped:  # 128 + the signal, as the shell reports a process it ended
         return 128 + getattr(stopped, "signum", 2)
     except (ValueError, FileNotFoundError, FileExistsError) as error:  # name the flags, not TrainRun's fields
+        if type(error) not in (ValueError, FileNotFoundError, FileExistsError):
+            raise  # an error class of its own (a checkpoint's format error) keeps its form
         raise type(error)(as_flags(str(error))) from error
     if summary["world_size"] == 1 or _is_rank_zero():
         print(json.dumps({k: summary[k] for k in ("backend", "steps", "wall_s", "images_per_s", "skipped", "out")}))
