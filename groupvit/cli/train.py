@@ -109,7 +109,10 @@ def as_flags(message: str) -> str:
     from groupvit.training.run_config import TrainRun
 
     names = sorted((f.name for f in dataclasses.fields(TrainRun) if "_" in f.name), key=len, reverse=True)
-    return re.sub(r"(?<![\w-])(" + "|".join(names) + r")\b", lambda m: "--" + m.group(1).replace("_", "-"), message)
+    pattern = re.compile(r"(?<![\w/.-])(" + "|".join(names) + r")\b")
+    parts = re.split(r"('[^']*'|\"[^\"]*\")", message)  # quoted values (paths, policies) stay as given
+    return "".join(part if index % 2 else pattern.sub(lambda m: "--" + m.group(1).replace("_", "-"), part)
+                   for index, part in enumerate(parts))
 
 
 def run(args: argparse.Namespace) -> int:

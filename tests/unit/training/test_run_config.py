@@ -49,3 +49,13 @@ def test_settings_that_would_train_wrongly_or_delete_checkpoints_are_refused(nam
                                              ("drop_path_rate", 0.1)])
 def test_their_valid_values_pass(name, value):
     TrainRun(backend="pt", data="d", out="o", steps=1, **{name: value}).validate()
+
+
+def test_train_errors_name_the_flags_but_leave_quoted_values_alone():
+    from groupvit.cli.train import as_flags
+
+    assert as_flags("drop_path_rate must be in [0, 1). Received: drop_path_rate=1.5") == \
+        "--drop-path-rate must be in [0, 1). Received: --drop-path-rate=1.5"
+    assert as_flags("Received: '/runs/eval_data' and \"batch_size\"; steps=3") == \
+        "Received: '/runs/eval_data' and \"batch_size\"; steps=3"  # a path, a quoted word, a plain word
+    assert as_flags("multi_label_logit_scale of grouped_multi_label") == "multi_label_logit_scale of --grouped-multi-label"
