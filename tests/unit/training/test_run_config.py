@@ -58,4 +58,5 @@ def test_train_errors_name_the_flags_but_leave_quoted_values_alone():
         "--drop-path-rate must be in [0, 1). Received: --drop-path-rate=1.5"
     assert as_flags("Received: '/runs/eval_data' and \"batch_size\"; steps=3") == \
         "Received: '/runs/eval_data' and \"batch_size\"; steps=3"  # a path, a quoted word, a plain word
-    assert as_flags("multi_label_logit_scale of grouped_multi_label") == "multi_label_logit_scale of --grouped-multi-label"
+    assert as_flags("multi_label_logit_scale of grouped_multi_label") == \
+        "multi_label_logit_scale of --grouped-multi-label"
