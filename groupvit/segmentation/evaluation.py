@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from types import SimpleNamespace
 
+from groupvit.segmentation import voc
 from groupvit.segmentation.metrics import IoUResult
 
 SETTINGS = ("bg_thresh", "templates", "mode", "short_side", "window", "stride")
@@ -17,14 +17,11 @@ def evaluate_folder(checkpoint: str, data: str, *, backend: str = "pt", dtype: s
     window, stride) left out or None take the checkpoint's defaults (`checkpoint_defaults`). `labels_out`, a
     list, receives the predicted label map of every image, in order."""
     from groupvit.images import load_rgb
-    from groupvit.segmentation import mean_iou, voc
+    from groupvit.segmentation import mean_iou
     from groupvit.segmentation.loading import fill_defaults, load_segmenter
     from groupvit.segmentation.progress import ItemProgress
 
-    if not os.path.isdir(data):
-        found = "not a folder" if os.path.exists(data) else "not found"
-        raise ValueError("data must be a Pascal VOC layout folder (JPEGImages/, SegmentationClass/, "
-                         f"ImageSets/Segmentation/<split>.txt, a class-name file). Received: {data!r} ({found})")
+    voc.check_folder(data)
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise ValueError(f"settings may be {list(SETTINGS)}. Received unknown: {unknown}")

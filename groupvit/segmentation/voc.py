@@ -19,6 +19,17 @@ BUILT_IN_CLASSES = {
 }
 
 
+LAYOUT = ("a Pascal VOC layout folder (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/<split>.txt and a "
+          "class-name file)")
+
+
+def check_folder(root: str, name: str = "data") -> None:
+    """A clear error when `root` (the option `name`) is not a folder at all."""
+    if not os.path.isdir(root):
+        found = "not a folder" if os.path.exists(root) else "not found"
+        raise ValueError(f"{name} must be {LAYOUT}. Received: {root!r} ({found})")
+
+
 def split_ids(root: str, split: str = "val") -> list[str]:
     """Image ids listed in ImageSets/Segmentation/<split>.txt."""
     path = os.path.join(root, "ImageSets", "Segmentation", f"{split}.txt")

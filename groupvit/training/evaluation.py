@@ -22,17 +22,13 @@ def check_eval_data(run) -> None:
         return
     from groupvit.segmentation import voc
 
-    layout = ("a Pascal VOC layout folder (JPEGImages/, SegmentationClass/, ImageSets/Segmentation/val.txt and "
-              "classes.txt, or eval_class_names)")
-    if not os.path.isdir(run.eval_data):
-        found = "not a folder" if os.path.exists(run.eval_data) else "not found"
-        raise ValueError(f"eval_data must be {layout}. Received: {run.eval_data!r} ({found})")
+    voc.check_folder(run.eval_data, "eval_data")
     try:
         names = voc.class_names(run.eval_data, run.eval_class_names)
         ids = voc.split_ids(run.eval_data, "val")
     except (OSError, ValueError) as error:  # voc's messages name `groupvit evaluate`'s options
         message = str(error).replace("--class-names", "eval_class_names")
-        raise ValueError(f"eval_data must be {layout}: {message}") from None
+        raise ValueError(f"eval_data must be {voc.LAYOUT}: {message}") from None
     if len(names) < 2 or not ids:
         raise ValueError(f"eval_data needs background and at least one class, and images in its val split. "
                          f"Received: {len(names)} class name(s), {len(ids)} image(s) in {run.eval_data!r}")
