@@ -171,17 +171,17 @@ def train(run: TrainRun) -> dict[str, Any]:
             protect = (checkpoints.checkpoint_dir(run.out, scores["best"]["step"]),) if scores else ()
             path = checkpoints.write_checkpoint(run.out, step, config, weights_now, tokenizer_files, state,
                                                 optimizer_now, keep=run.keep, protect=protect)
-            if run.eval_data is not None and evaluate and not evaluated(run.out, step):
-                entry = evaluate_checkpoint(run, path, step)
-                append_entry(run.out, entry)
-                if "error" in entry:
-                    message = f"step {step}: evaluation failed, training goes on: {entry['error']}"
-                else:
-                    message = f"step {step}: zero-shot mIoU {100 * entry['miou']:.2f} % on {entry['images']} image(s)"
-                if run.progress or "error" in entry:
-                    (bar.write if bar is not None else print)(message)
+        saves.append(step)  # from here on a failure keeps the folder: it holds a checkpoint
+        if rank == 0 and run.eval_data is not None and evaluate and not evaluated(run.out, step):
+            entry = evaluate_checkpoint(run, path, step)
+            append_entry(run.out, entry)
+            if "error" in entry:
+                message = f"step {step}: evaluation failed, training goes on: {entry['error']}"
+            else:
+                message = f"step {step}: zero-shot mIoU {100 * entry['miou']:.2f} % on {entry['images']} image(s)"
+            if run.progress or "error" in entry:
+                (bar.write if bar is not None else print)(message)
         trainer.barrier()
-        saves.append(step)
         return path
 
     stop = _StopRequest()

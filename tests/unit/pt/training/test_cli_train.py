@@ -157,6 +157,26 @@ def test_a_failed_evaluation_is_logged_and_training_goes_on(dataset, tmp_path, c
     GroupViTModel.from_pretrained(out)
 
 
+def test_a_crash_after_the_first_checkpoint_keeps_it(dataset, tmp_path, monkeypatch):
+    """A failure after a checkpoint is written (here an evaluation that raises what it does not catch) leaves the
+    run's folder and the checkpoint: only a run that fails before its first checkpoint removes what it made."""
+    import groupvit.training.loop as loop
+
+    data, config = dataset
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "2", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+
+    def broken(run, checkpoint, step):
+        raise RuntimeError("evaluation broke")
+
+    monkeypatch.setattr(loop, "evaluate_checkpoint", broken)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="evaluation broke"):
+        _train(data, config, out, "--steps", "4", "--save-every", "2", "--eval-data", str(voc))
+    assert os.listdir(out / "checkpoints") == ["step-000002"]
+    assert _train(data, config, out, "--steps", "4", "--save-every", "2", "--resume") == 0
+
+
 def test_what_a_trained_tokenizer_changes_is_said(dataset, tmp_path, capsys):
     data, config = dataset
     base = [a for a in BASE if a != "--no-progress"]
