@@ -27,8 +27,9 @@ class Segmenter:
     side at 2 x the model's image size (448 for the 224-px models), ImageNet mean/std. `batch_size`: images or
     windows per forward pass. `defaults`: what `segment` takes for the settings it is not given (keys
     `bg_thresh`, `templates`, `mode`, `window`, `stride`); unset ones are the authors' threshold 0.95, 1
-    template, whole mode, window 2 x and stride 1 x the model's image size. `load_segmenter(checkpoint)` passes
-    the checkpoint's (`checkpoint_defaults`), so Python gives what `groupvit segment` gives.
+    template, whole mode, window 2 x and stride 1 x the model's image size (a `short_side` key, which
+    `checkpoint_defaults` holds, is left to `image_transform`). `load_segmenter(checkpoint)` passes the
+    checkpoint's (`checkpoint_defaults`), so Python gives what `groupvit segment` gives.
     """
 
     def __init__(
