@@ -14,6 +14,7 @@ operation weights (then drawn without replacement, as timm does).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -51,7 +52,15 @@ class RandAugmentPolicy:
 
 def parse_policy(text: str) -> RandAugmentPolicy:
     """timm's grammar (`rand-m9-mstd0.5-inc1`); anything else is a ValueError naming the section."""
-    if not isinstance(text, str) or text.split("-")[0] != "rand":
+    if not isinstance(text, str):
+        raise ValueError(f"A RandAugment policy is a string such as 'rand-m9-mstd0.5-inc1' (the authors'). "
+                         f"Received: {text!r}")
+    return _parse_policy(text)
+
+
+@functools.lru_cache(maxsize=16)  # augment_image reads the policy string of every sample
+def _parse_policy(text: str) -> RandAugmentPolicy:
+    if text.split("-")[0] != "rand":
         raise ValueError(f"A RandAugment policy starts with 'rand' (e.g. 'rand-m9-mstd0.5-inc1', the authors'). "
                          f"Received: {text!r}")
     fields: dict = {}
