@@ -13,6 +13,7 @@ and runs the plain layers directly.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -36,6 +37,10 @@ def _key_of(spec: Any) -> Any:
     if isinstance(spec, (list, tuple)):
         return tuple(_key_of(s) for s in spec)
     return tuple(spec.shape.as_list()), spec.dtype.name
+
+
+def _call_with_flags(fn: Callable, flags: dict[str, Any], inputs: dict[str, Any]) -> Any:
+    return fn(**inputs, **flags)
 
 
 class GraphCache:
@@ -63,9 +68,11 @@ class GraphCache:
                tuple(sorted((k, _key_of(s)) for k, s in specs.items())))
         graph = self._graphs.get(key)
         if graph is None:
-            def traced(inputs: dict[str, Any]) -> Any:
-                return fn(**inputs, **flags)
-
+            # A partial, not a closure: TensorFlow counts traces per code object to warn about retracing,
+            # and one closure's code would count every graph of every model together (five graphs traced
+            # close together, e.g. a checkpoint scored while training, gave "5 out of the last 5 calls ...
+            # triggered tf.function retracing"). Each graph here is traced once, for its own key.
+            traced = functools.partial(_call_with_flags, fn, flags)
             # no autograph: the layers have no tensor-dependent Python control flow, and converting
             # them would only lengthen the first call
             graph = tf.function(traced, input_signature=[specs], jit_compile=jit_compile, autograph=False)

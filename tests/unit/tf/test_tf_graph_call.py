@@ -1,5 +1,7 @@
 """The compiled default call (groupvit.tf.graph_call): same answers as op-by-op execution, one graph per signature."""
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -164,3 +166,29 @@ def test_tower_models_use_the_graph(tower):
         for g, w in zip(got.attentions, want.attentions):
             np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-5, atol=1e-5)
     assert len(model._graphs) == 1
+
+
+def test_graphs_of_several_models_do_not_set_off_the_retracing_warning():
+    """Each cached graph is traced once for its own key; TensorFlow must not count graphs of different keys and
+    models as retraces of one function (it did: a closure's code object was the counter's key, and a run scoring
+    its checkpoints printed "5 out of the last 5 calls ... triggered tf.function retracing")."""
+    config = tiny_config("three_stage")
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Collect()
+    tf.get_logger().addHandler(handler)
+    try:
+        for seed in range(3):
+            model = randomize(TFGroupViTModel(config), seed=seed)
+            pixels, ids, mask = make_inputs(config, seed=seed)
+            model(input_ids=ids, pixel_values=pixels, attention_mask=mask)
+            model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+            model.get_image_features(pixels)
+            model.get_text_features(ids, mask)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not any("retracing" in message for message in records), records
