@@ -89,3 +89,78 @@ def test_a_bfloat16_layer_runs_on_onednn_to_bfloat16_rounding(activation):
     # one bfloat16 rounding of the output (2^-8 relative) on top of float32 accumulation, like the plain path
     torch.testing.assert_close(got.double(), want, rtol=2 ** -8, atol=1e-2)
     torch.testing.assert_close(got.double(), plain.double(), rtol=2 ** -7, atol=1e-2)
+
+
+def _unpacked(layer: GroupViTLinear, x: torch.Tensor, activation: str | None) -> torch.Tensor:
+    """oneDNN's op given the weight as it is (what the layer ran before it kept a packed copy)."""
+    post_op, algorithm = linear_module.FUSABLE_ACTIVATIONS[activation] if activation else ("none", "")
+    return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, post_op, [], algorithm)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_small_products_use_a_packed_weight(dtype):
+    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        pytest.skip("this CPU has no oneDNN bfloat16 kernels: the layer takes F.linear's path")
+    layer = _layer(5).to(dtype)
+    activation = "gelu" if dtype == torch.float32 else None
+    # the packed kernel may block the sum differently: float32 rounding, as the unpacked op's against float64
+    tolerance = {"rtol": 1e-5, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 2 ** -7, "atol": 1e-2}
+    with torch.no_grad():
+        for rows in (1, 7, linear_module.PACKED_MAX_ROWS):
+            x = torch.randn(rows, 48).to(dtype)
+            got = layer(x, fused_activation=activation)
+            torch.testing.assert_close(got.double(), _reference(layer, x, activation), **tolerance)
+            torch.testing.assert_close(got, _unpacked(layer, x, activation), **tolerance)
+        key, packed = layer.__dict__["_packed"][1:]
+        assert packed.layout == torch._mkldnn and key[1] == layer.weight._version
+        big = torch.randn(linear_module.PACKED_MAX_ROWS + 1, 48).to(dtype)
+        assert layer._weight_for(big) is layer.weight
+        assert torch.equal(layer(big, fused_activation=activation), _unpacked(layer, big, activation))
+
+
+def test_the_packed_copy_follows_every_change_of_the_weight():
+    layer = _layer(6)
+    x = torch.randn(5, 48)
+
+    def check():
+        with torch.no_grad():
+            got = layer(x)
+        torch.testing.assert_close(got, torch.nn.functional.linear(x, layer.weight, layer.bias), rtol=0, atol=1e-5)
+
+    check()
+    layer.load_state_dict({"weight": torch.randn(37, 48), "bias": torch.randn(37)})  # in place: the version moves
+    check()
+    with torch.no_grad():
+        layer.weight.mul_(-2)
+    check()
+    layer.weight = torch.nn.Parameter(torch.randn(37, 48))  # another tensor
+    check()
+    layer.to(torch.float64).to(torch.float32)  # new storage for the same parameter
+    check()
+    with torch.no_grad():
+        layer.weight.data.zero_()  # bypasses the version counter: documented, the packed copy must be cleared
+    linear_module.clear_packed_weights(layer)
+    check()
+
+
+def test_the_packed_copy_is_not_pickled_copied_or_made_when_packing_is_off():
+    import copy
+    import pickle
+
+    layer = _layer(7)
+    x = torch.randn(3, 48)
+    with torch.no_grad():
+        want = layer(x)
+    assert "_packed" in layer.__dict__
+    for twin in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert "_packed" not in twin.__dict__
+        with torch.no_grad():
+            assert torch.equal(twin(x), want)
+    fresh = _layer(7)
+    linear_module.set_weight_packing(False)
+    try:
+        with torch.no_grad():
+            assert torch.equal(fresh(x), want)
+        assert "_packed" not in fresh.__dict__
+    finally:
+        linear_module.set_weight_packing(True)
