@@ -68,9 +68,33 @@ def _kind(dtype) -> str:
     return "uint" if dtype.is_unsigned else "int"
 
 
+def input_list(first, names: tuple[str, ...], given: dict) -> dict | None:
+    """The old Keras 2 port's list form, `model([input_ids, pixel_values, attention_mask])`: a list or tuple whose
+    first element is a tensor or array of rank 2 or more fills the call's inputs in the order of `names`. Returns
+    those inputs, or None when `first` is not such a list (a nested Python list of ids, or a list of 1-D id rows,
+    stays the ids). `given`: the same inputs passed as arguments, which must not be given twice."""
+    if not isinstance(first, (list, tuple)) or not first:
+        return None
+    head = first[0]
+    if isinstance(head, (list, tuple)) or not hasattr(head, "shape") or len(head.shape) < 2:
+        return None
+    if len(first) > len(names):
+        raise ValueError(f"A list of inputs holds at most {len(names)} tensors, in the order {list(names)}. "
+                         f"Received a list of {len(first)}")
+    inputs = dict(zip(names, first))
+    twice = sorted(name for name in inputs if given.get(name) is not None)
+    if twice:
+        raise ValueError(f"{', '.join(twice)} given both in the list of inputs and as an argument")
+    return inputs
+
+
 def text_inputs(input_ids, attention_mask=None, position_ids=None) -> tuple:
     """(input_ids, attention_mask, position_ids) as tensors; `input_ids` may be one dict holding them (what
     `predict` / `fit` and the old port's methods pass)."""
+    listed = input_list(input_ids, ("input_ids", "attention_mask", "position_ids"),
+                        {"attention_mask": attention_mask, "position_ids": position_ids})
+    if listed is not None:
+        input_ids = listed
     if isinstance(input_ids, Mapping):
         inputs = dict(input_ids)
         input_ids = inputs.pop("input_ids", None)
@@ -84,6 +108,9 @@ def text_inputs(input_ids, attention_mask=None, position_ids=None) -> tuple:
 
 def vision_inputs(pixel_values):
     """pixel_values as a tensor (pixels_tensor); it may be one dict holding them (what `predict` passes)."""
+    listed = input_list(pixel_values, ("pixel_values",), {})
+    if listed is not None:
+        pixel_values = listed
     if isinstance(pixel_values, Mapping):
         inputs = dict(pixel_values)
         pixel_values = inputs.pop("pixel_values", None)

@@ -11,8 +11,8 @@ from keras import ops
 from groupvit import input_checks
 from groupvit.configs import GroupViTConfig, call_flags
 from groupvit.outputs import GroupViTModelOutput
-from groupvit.tf._inputs import (check_drop_path, check_noise, check_text_inputs, check_vision_inputs, pixels_tensor,
-                                  text_inputs, to_tensor, vision_inputs)
+from groupvit.tf._inputs import (check_drop_path, check_noise, check_text_inputs, check_vision_inputs, input_list,
+                                  pixels_tensor, text_inputs, to_tensor, vision_inputs)
 from groupvit.tf._ops import contrastive_loss, normalize
 from groupvit.tf.precision import dtype_policy_scope
 from groupvit.tf.pretrained import TFGroupViTPreTrainedModel
@@ -128,6 +128,10 @@ class TFGroupViTModel(TFGroupViTPreTrainedModel):
     ) -> GroupViTModelOutput | tuple:
         """Outputs and tuple order as the `transformers` port; `gumbel_noise` and `drop_path_scales` as in
         `TFGroupViTVisionModel`."""
+        listed = input_list(input_ids, INPUT_NAMES, {"pixel_values": pixel_values, "attention_mask": attention_mask,
+                                                     "position_ids": position_ids})
+        if listed is not None:  # the old port's `model([input_ids, pixel_values, ...])`
+            input_ids = listed
         if isinstance(input_ids, Mapping):  # `predict` / `fit` pass one dict of inputs
             inputs = dict(input_ids)
             unknown = sorted(set(inputs) - set(INPUT_NAMES))

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from tf_helpers import make_inputs, randomize
 
@@ -99,6 +100,29 @@ def test_predict_on_a_dict(three_stage):
     direct = model(input_ids=ids, pixel_values=pixels, attention_mask=mask)
     np.testing.assert_allclose(outputs["image_embeds"], direct.image_embeds.numpy(), rtol=1e-5, atol=1e-6)
     assert outputs["vision_model_output"]["pooler_output"].shape == (2, 32)
+
+
+def test_a_list_of_inputs_fills_the_call_in_order_as_in_the_old_port(three_stage):
+    """`model([input_ids, pixel_values, attention_mask])` (the Keras 2 port's list form; it raised an op error)."""
+    config, model = three_stage
+    pixels, ids, mask = make_inputs(config, n_images=2, n_texts=2)
+    direct = model(input_ids=ids, pixel_values=pixels, attention_mask=mask)
+    for listed in (model([ids, pixels, mask]), model((tf.constant(ids), tf.constant(pixels), mask)),
+                   model([ids, pixels], attention_mask=mask)):
+        np.testing.assert_array_equal(listed.logits_per_image.numpy(), direct.logits_per_image.numpy())
+    with pytest.raises(ValueError, match="attention_mask given both"):
+        model([ids, pixels, mask], attention_mask=mask)
+    with pytest.raises(ValueError, match="at most 4 tensors"):
+        model([ids, pixels, mask, None, mask])
+    # a nested Python list of ids is still the ids
+    row = [int(i) for i in ids[0]]
+    np.testing.assert_array_equal(model(input_ids=[row], pixel_values=pixels[:1]).logits_per_image.numpy(),
+                                  model(input_ids=ids[:1], pixel_values=pixels[:1]).logits_per_image.numpy())
+    text = randomize(TFGroupViTTextModel(config.text_config))
+    np.testing.assert_array_equal(text([ids, mask]).pooler_output.numpy(),
+                                  text(ids, attention_mask=mask).pooler_output.numpy())
+    vision = randomize(TFGroupViTVisionModel(config.vision_config))
+    np.testing.assert_array_equal(vision([pixels]).pooler_output.numpy(), vision(pixels).pooler_output.numpy())
 
 
 def test_fit_lowers_the_contrastive_loss(monkeypatch):
