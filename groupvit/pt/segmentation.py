@@ -22,12 +22,15 @@ def pixel_grouping(soft_maps: Sequence[torch.Tensor], height: int, width: int,
                    patch_hw: tuple[int, int] | None = None) -> torch.Tensor:
     """Final groups per pixel [B, O_last, H, W]: chained maps resized bilinearly (half-pixel, no antialias).
 
-    With square patches (`patch_hw`) the token grid is (H / patch, W / patch): for sizes divisible by the
-    patch that is exactly `feature_grid`'s rule, without its float rounding, which a traced graph
-    (torch.export, ONNX) would freeze at the traced size."""
+    With square patches (`patch_hw`) and sizes divisible by the patch the token grid is (H / patch, W / patch):
+    exactly `feature_grid`'s rule, without its float rounding, which a traced graph (torch.export, ONNX: sizes
+    declared as multiples of the patch) would freeze at the traced size. Any other size takes the reference's
+    rule itself, as the Keras backend and both ports do (for some sizes it guesses a transposed grid, e.g. 8 x 7
+    tokens for a 31 x 32 image with patch 4, or none)."""
     chained = chain_group_maps(soft_maps).transpose(1, 2)  # (B, O, N)
     batch, groups, tokens = chained.shape
-    if patch_hw is not None and patch_hw[0] == patch_hw[1]:
+    if (patch_hw is not None and patch_hw[0] == patch_hw[1] and height % patch_hw[0] == 0
+            and width % patch_hw[1] == 0):
         grid_h, grid_w = height // patch_hw[0], width // patch_hw[1]
     else:
         grid_h, grid_w = feature_grid(height, width, tokens)

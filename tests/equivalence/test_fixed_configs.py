@@ -11,7 +11,9 @@ from tiny_configs import STAGES, tiny_config
 
 CONFIGS = {"default": GroupViTConfig, **{name: (lambda n=name: tiny_config(n)) for name in STAGES},
            # not a multiple of the patch (3): the grid is floored and the partial patch dropped, as the ports do
-           "partial_patch": lambda: tiny_config("two_grouping", vision={"image_size": [31, 32]})}
+           "partial_patch": lambda: tiny_config("two_grouping", vision={"image_size": [31, 32]}),
+           # 7 x 8 tokens of patch 4 in a 31 x 32 image: the reference's grid rule guesses 8 x 7 (PyTorch took 7 x 8)
+           "guessed_grid": lambda: tiny_config("two_grouping", vision={"image_size": [31, 32], "patch_size": 4})}
 
 
 def _assert_rows(rows):

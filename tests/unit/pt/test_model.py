@@ -236,3 +236,19 @@ def test_a_partial_last_patch_is_dropped_as_in_the_ports(tiny_model):
 def test_backend_imports_no_tensorflow():
     code = "import sys, groupvit.pt; sys.exit(any(m in sys.modules for m in ('tensorflow', 'keras', 'tf_keras')))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_segmentation_of_a_size_not_divisible_by_the_patch_takes_the_references_grid_rule():
+    """31 x 32 pixels of patch 4 hold 7 x 8 tokens; the ports' (and the authors') rule reads them as 8 x 7. The
+    Keras backend followed the rule and PyTorch took 7 x 8, so the two disagreed (by 1.4 where logits reached 11.5)."""
+    from groupvit.pt.segmentation import pixel_grouping
+    from groupvit.token_grid import feature_grid
+
+    torch.manual_seed(0)
+    soft = torch.rand(2, 5, 56).softmax(dim=1)  # one grouping stage: 5 groups over 56 tokens
+    assert feature_grid(31, 32, 56) == (8, 7)
+    want = torch.nn.functional.interpolate(soft.reshape(2, 5, 8, 7), size=(31, 32), mode="bilinear",
+                                           align_corners=False)
+    torch.testing.assert_close(pixel_grouping([soft], 31, 32, (4, 4)), want, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="grid guess"):  # 23 x 23 of patch 2: 121 tokens, no grid guessed
+        pixel_grouping([torch.rand(1, 3, 121)], 23, 23, (2, 2))
