@@ -32,7 +32,8 @@ def check_output_folder(run: TrainRun) -> str | None:
     """Refuse an output that would overwrite an input or another run; the checkpoint to resume."""
     out = run.out
     for name, given in (("--data", _data_root(run.data)), ("--init", run.init), ("--tokenizer", run.tokenizer),
-                        ("--config", run.config)):
+                        ("--config", run.config), ("--eval-data", run.eval_data),
+                        ("--eval-class-names", run.eval_class_names)):
         if given and os.path.exists(given) and (_inside(given, out) or _inside(out, given)):
             raise ValueError(f"--out must be a folder apart from the inputs (a run never overwrites its input). "
                              f"Received: --out {out!r} and {name} {given!r}")
@@ -80,8 +81,8 @@ def _trained_tokenizer_dir(run: TrainRun) -> str:
 def _tokenizer_source(run: TrainRun, resume_from: str | None) -> str:
     if resume_from:
         return resume_from
-    if run.tokenizer:
-        return run.tokenizer
+    if run.tokenizer:  # a folder, a shipped model's name or a hub id, read as `load_tokenizer` reads it
+        return resolve_checkpoint(run.tokenizer)
     if run.tokenizer_vocab:
         return _trained_tokenizer_dir(run)
     init = resolve_checkpoint(run.init) if run.init else None

@@ -351,3 +351,30 @@ def test_output_folder_rules(dataset, tmp_path, capsys):
     assert _train(data, config, tmp_path / "bare", "--steps", "2", "--save-every", "1", "--resume") == 1
     err = capsys.readouterr().err
     assert "keep the settings" in err and "--prompt-templates: '{}' -> 80" in err, err
+
+
+def test_a_shipped_tokenizer_by_name_is_saved_with_the_run(dataset, tmp_path):
+    """`--tokenizer shapes-tiny` (a name every checkpoint argument takes) must be read from the package and saved
+    with the run like a folder's files (it was looked for as ./shapes-tiny/ and nothing was saved: the run could
+    be neither segmented nor resumed)."""
+    data, _ = dataset
+    config = tiny_train_config(tmp_path / "config.json", vocab_size=701)  # shapes-tiny's tokenizer has 701 ids
+    out = tmp_path / "run"
+    args = ["train", "--data", data, "--config", config, "--out", str(out), "--backend", "pt", "--tokenizer",
+            "shapes-tiny", "--batch-size", "4", "--steps", "2", "--save-every", "2", "--no-progress"]
+    assert main(args) == 0
+    shipped = load_tokenizer("shapes-tiny")
+    for folder in (out, out / "checkpoints" / "step-000002"):
+        assert (folder / "tokenizer.json").is_file()
+        np.testing.assert_array_equal(load_tokenizer(folder)("a red circle")[0], shipped("a red circle")[0])
+
+
+def test_eval_data_is_an_input_the_run_never_writes_into(dataset, tmp_path, capsys):
+    data, config = dataset
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "2", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+    before = sorted(os.listdir(voc))
+    assert _train(data, config, voc, "--steps", "1", "--eval-data", str(voc)) == 1
+    assert "apart from the inputs" in capsys.readouterr().err
+    assert _train(data, config, voc / "run", "--steps", "1", "--eval-data", str(voc)) == 1
+    assert sorted(os.listdir(voc)) == before
