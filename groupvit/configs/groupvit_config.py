@@ -46,8 +46,8 @@ class GroupViTConfig(ConfigBase):
     ) -> None:
         text_legacy = kwargs.pop("text_config_dict", None)
         vision_legacy = kwargs.pop("vision_config_dict", None)
-        text_config = _merge_legacy(text_config, text_legacy)
-        vision_config = _merge_legacy(vision_config, vision_legacy)
+        text_config = _merge_legacy(text_config, text_legacy, GroupViTTextConfig)
+        vision_config = _merge_legacy(vision_config, vision_legacy, GroupViTVisionConfig)
         super().__init__(**kwargs)
         self.text_config: GroupViTTextConfig = _sub_config(text_config, GroupViTTextConfig, "text_config")
         self.vision_config: GroupViTVisionConfig = _sub_config(vision_config, GroupViTVisionConfig, "vision_config")
@@ -82,8 +82,10 @@ class GroupViTConfig(ConfigBase):
             )
 
 
-def _merge_legacy(config: Any, legacy: dict | None) -> Any:
-    """Old config.json files carry `*_config_dict`; its values override `*_config`."""
+def _merge_legacy(config: Any, legacy: dict | None, tower: type) -> Any:
+    """Old config.json files carry `*_config_dict`; as in the ports, the tower config it describes in full (its
+    keys over the tower's defaults) overrides `*_config`: a key the dict leaves out takes its default, not
+    `*_config`'s value."""
     if legacy is None:
         return config
     if not isinstance(legacy, dict):
@@ -94,5 +96,5 @@ def _merge_legacy(config: Any, legacy: dict | None) -> Any:
         base = copy.deepcopy(config)
     else:
         base = config.to_dict()
-    base.update(copy.deepcopy(legacy))
+    base.update(tower(**copy.deepcopy(legacy)).to_dict())
     return base

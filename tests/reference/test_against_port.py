@@ -293,3 +293,24 @@ def test_a_fresh_model_is_initialised_as_the_ports():
         assert (a == b == 0.0) or abs(a / b - 1) < 0.05, (name, a, b)
         checked += 1
     assert checked > 100
+
+
+def test_a_partial_legacy_config_dict_reads_as_the_port_reads_it():
+    legacy = {
+        "text_config": {"hidden_act": "relu", "eos_token_id": 49, "hidden_size": 64, "vocab_size": 99},
+        "text_config_dict": {"hidden_size": 32, "num_hidden_layers": 2},
+        "vision_config": {"hidden_act": "relu", "assign_eps": 0.5},
+        "vision_config_dict": {"hidden_size": 96, "depths": [1, 1, 1], "num_hidden_layers": 3},
+    }
+    ours = GroupViTConfig.from_dict(legacy)
+    port = transformers.GroupViTConfig(**legacy)
+    for tower in ("text_config", "vision_config"):
+        want = getattr(port, tower).to_dict()
+        got = getattr(ours, tower).to_dict()
+        shared = [k for k in got if k in want and k not in ("transformers_version", "dtype", "torch_dtype")]
+        assert len(shared) > 10
+        assert {k: got[k] for k in shared} == {k: _listed(want[k]) for k in shared}, tower
+
+
+def _listed(value):
+    return list(value) if isinstance(value, tuple) else value

@@ -221,3 +221,19 @@ def test_config_files_and_overrides_as_the_ports(tmp_path):
     assert GroupViTVisionConfig.from_pretrained(tmp_path / "ck", patch_size=32).patch_size == 32
     with pytest.raises(ValueError, match="push_to_hub must be False"):
         config.save_pretrained(tmp_path / "ck", push_to_hub=True)
+
+
+def test_a_partial_legacy_config_dict_overrides_as_a_whole_tower_config():
+    """As the ports read `text_config_dict`: the tower config it describes (its keys over the defaults) replaces
+    `text_config`'s values, so a key the dict leaves out takes its default (tests/reference checks the port)."""
+    config = GroupViTConfig.from_dict({
+        "text_config": {"hidden_act": "relu", "eos_token_id": 49, "hidden_size": 64},
+        "text_config_dict": {"hidden_size": 32},
+        "vision_config": {"hidden_act": "relu", "assign_eps": 0.5},
+        "vision_config_dict": {"hidden_size": 96},
+    })
+    assert config.text_config.hidden_size == 32 and config.vision_config.hidden_size == 96
+    assert config.text_config.hidden_act == GroupViTTextConfig().hidden_act
+    assert config.text_config.eos_token_id == GroupViTTextConfig().eos_token_id
+    assert config.vision_config.hidden_act == GroupViTVisionConfig().hidden_act
+    assert config.vision_config.assign_eps == GroupViTVisionConfig().assign_eps
