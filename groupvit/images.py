@@ -65,7 +65,7 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
             opened.load()
             image = ImageOps.exif_transpose(opened)
             return to_rgb(image)
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:  # a bomb: over Pillow's pixel limit
         raise ValueError(f"The file must be a readable image. Received: path={path!r} ({err})") from err
 
 
@@ -78,7 +78,7 @@ def check_image_file(path: str | os.PathLike) -> None:
     try:
         with Image.open(path):
             pass
-    except (OSError, SyntaxError, ValueError) as err:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:  # a bomb: over Pillow's pixel limit
         raise ValueError(f"The file must be a readable image. Received: path={path!r} ({err})") from err
 
 

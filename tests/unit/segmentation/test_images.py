@@ -126,3 +126,14 @@ def test_segmentation_preprocess_imagenet_stats(rgb):
     expected = ((resized - np.array(images.IMAGENET_MEAN_255, np.float32)) /
                 np.array(images.IMAGENET_STD_255, np.float32)).transpose(2, 0, 1)[None]
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_an_image_over_pillows_pixel_limit_is_a_clear_error(tmp_path, monkeypatch, rgb):
+    """Pillow refuses a decompression bomb with its own exception class, which is none of OSError / ValueError:
+    `segment` and `evaluate` ended in a traceback (a 48 KB PNG declaring 20000 x 20000 pixels)."""
+    path = tmp_path / "bomb.png"
+    Image.fromarray(rgb).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", rgb.shape[0] * rgb.shape[1] // 3)  # over twice the limit
+    for read in (images.load_rgb, images.check_image_file):
+        with pytest.raises(ValueError, match="readable image.*exceeds limit"):
+            read(path)
