@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import Sequence
 
 SINGLE_TEMPLATE = ("a photo of a {}.",)
@@ -57,12 +58,27 @@ def resolve_templates(templates: int | Sequence[str]) -> tuple[str, ...]:
     if isinstance(templates, str):
         templates = [templates]
     templates = tuple(templates)
-    bad = [t for t in templates if not isinstance(t, str) or t.count("{}") != 1]
+    bad = [t for t in templates if not _one_placeholder(t)]
     if not templates or bad:
         raise ValueError(
-            f'templates must be non-empty strings with exactly one "{{}}". Received: templates={templates!r}'
+            f'templates must be non-empty strings with exactly one "{{}}" (literal braces doubled: "{{{{", '
+            f'"}}}}"). Received: templates={templates!r}'
         )
     return templates
+
+
+def _one_placeholder(template: object) -> bool:
+    """Whether `template.format(name)` fills exactly one plain "{}" and nothing else: no named or numbered field
+    ("{x}" raised KeyError late), no conversion or format spec, no unmatched brace ("a {} }" raised late), and
+    not "{{}}", which is a literal "{}" (every class got the same prompt, silently)."""
+    if not isinstance(template, str):
+        return False
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
+    except ValueError:
+        return False
+    return fields == [("", "", None)]
 
 
 def parse_templates(text: str) -> int | str:

@@ -80,9 +80,11 @@ def test_one_template_of_ones_own(pt_model, tiny_tokenizer):
                            segmenter.text_embeddings(["cat", "dog"], templates=1))
     assert parse_templates("80") == 80 and parse_templates("{}") == "{}"
     assert parse_templates("a photo of a {}.") == "a photo of a {}."
-    for bad in ("a photo", "{} and {}", "3"):
+    for bad in ("a photo", "{} and {}", "3",
+                "a {} {x}", "a {} }", "a photo of {{}}", "{0}", "a {:>9}", "{!r}"):  # late KeyError / silent
         with pytest.raises(ValueError, match="templates must"):
             parse_templates(bad)
+    assert parse_templates("{{a}} {}") == "{{a}} {}"  # doubled braces are literal braces, as str.format reads them
 
 
 @pytest.mark.parametrize("bg, top_k", [(0.95, 5), (0.3, 2), (0.2, 6)])
