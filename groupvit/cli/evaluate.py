@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(names, scores.per_class, scores.mean))
     if args.json:
         write_text(args.json, json.dumps({
-            "miou": scores.mean, "per_class": {n: (None if np.isnan(v) else float(v))
+            "miou": None if np.isnan(scores.mean) else float(scores.mean), "per_class": {n: (None if np.isnan(v) else float(v))
                                                for n, v in zip(names, scores.per_class)},
             "images": len(ids), "split": args.split, "backend": args.backend, "dtype": args.dtype,
             "settings": {k: getattr(args, k) for k in ("bg_thresh", "templates", "mode", "short_side", "window",

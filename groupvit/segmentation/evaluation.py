@@ -31,6 +31,7 @@ def evaluate_folder(checkpoint: str, data: str, *, backend: str = "pt", dtype: s
         raise ValueError(f"limit must be a number of images >= 1, or None for the whole split. Received: limit={limit}")
     names = voc.class_names(data, class_names)
     ids = voc.split_ids(data, split)[:limit]
+    voc.check_split_files(data, ids)  # a missing or RGB label map fails now, not after the images before it
     segmenter = load_segmenter(checkpoint, backend, short_side=args.short_side, dtype=dtype)
     predictions, truths = [], []
     bar = ItemProgress(len(ids), "evaluate") if progress else None

@@ -91,5 +91,28 @@ def read_label_png(path: str) -> np.ndarray:
         return np.asarray(image, dtype=np.int64)
 
 
+def label_path(root: str, image_id: str) -> str:
+    path = os.path.join(root, "SegmentationClass", image_id + ".png")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The label map of id {image_id!r} must exist. Received: no {path}")
+    return path
+
+
+def check_split_files(root: str, ids: list[str]) -> None:
+    """Before any work: every id of the split has its image and a palette or grey label PNG (headers only)."""
+    from PIL import Image
+
+    for image_id in ids:
+        image_path(root, image_id)
+        path = label_path(root, image_id)
+        try:
+            with Image.open(path) as image:
+                mode = image.mode
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ValueError(f"A VOC label map must be a readable PNG. Received: {path} ({err})") from err
+        if mode not in ("P", "L"):
+            raise ValueError(f"A VOC label map must be a palette or grey PNG. Received: mode={mode} in {path}")
+
+
 def ground_truth(root: str, image_id: str) -> np.ndarray:
-    return read_label_png(os.path.join(root, "SegmentationClass", image_id + ".png"))
+    return read_label_png(label_path(root, image_id))

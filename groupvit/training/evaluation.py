@@ -48,7 +48,8 @@ def evaluate_checkpoint(run, checkpoint: str, step: int) -> dict[str, Any]:
     except (OSError, ValueError) as error:
         return {"step": step, "checkpoint": os.path.relpath(checkpoint, run.out),
                 "error": f"{type(error).__name__}: {error}"}
-    return {"step": step, "miou": float(scores.mean),
+    miou = None if math.isnan(scores.mean) else float(scores.mean)  # no class occurs: JSON has no NaN
+    return {"step": step, "miou": miou,
             "per_class": {n: (None if math.isnan(v) else float(v)) for n, v in zip(names, scores.per_class)},
             "images": len(ids), "checkpoint": os.path.relpath(checkpoint, run.out), "settings": used}
 
@@ -73,7 +74,7 @@ def evaluated(out: str, step: int) -> bool:
 
 def best_and_last(out: str) -> dict[str, Any] | None:
     """{"best": {step, miou}, "last": {step, miou}} over `eval.jsonl`, or None when it holds nothing."""
-    entries = [e for e in _entries(out) if "miou" in e]
+    entries = [e for e in _entries(out) if e.get("miou") is not None]
     if not entries:
         return None
     best = max(entries, key=lambda e: e["miou"])

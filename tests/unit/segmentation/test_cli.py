@@ -207,3 +207,29 @@ def test_bfloat16_models_hold_bfloat16_weights(tiny_checkpoint, backend):
         dtypes = {v.path: v.dtype for v in model.weights}
         scale = model.logit_scale.path
     assert dtypes.pop(scale) == "float32" and set(dtypes.values()) == {"bfloat16"}
+
+
+def test_evaluate_checks_every_label_map_first_and_writes_strict_json(tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    """A missing or RGB label map fails before any image is segmented (it failed at that image, with a bare OS
+    error for a missing one); a split whose pixels are all ignored writes "miou": null, not NaN (invalid JSON)."""
+    from groupvit.segmentation import loading
+
+    ids = make_voc(tmp_path / "voc", [np.kron(m, np.ones((6, 6), np.int64)) for m in masks()])
+    label = tmp_path / "voc" / "SegmentationClass" / f"{ids[1]}.png"
+    label.rename(tmp_path / "kept.png")
+    calls = []
+    monkeypatch.setattr(loading, "load_segmenter", lambda *a, **k: calls.append(a))
+    assert main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), *SMALL]) != 0
+    assert f"The label map of id {ids[1]!r} must exist" in capsys.readouterr().err and not calls
+    Image.new("RGB", (48, 30)).save(label)
+    assert main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), *SMALL]) != 0
+    assert "palette or grey PNG. Received: mode=RGB" in capsys.readouterr().err and not calls
+    monkeypatch.undo()
+    for i, image_id in enumerate(ids):  # every pixel ignored
+        shape = np.kron(masks()[i], np.ones((6, 6))).shape
+        Image.fromarray(np.full(shape, 255, np.uint8)).save(tmp_path / "voc" / "SegmentationClass" /
+                                                             f"{image_id}.png")  # grey: a palette PNG is remapped
+    out_json = tmp_path / "scores.json"
+    assert main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--json",
+                 str(out_json), *SMALL]) == 0
+    assert json.loads(out_json.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))["miou"] is None

@@ -60,3 +60,14 @@ def test_train_errors_name_the_flags_but_leave_quoted_values_alone():
         "Received: '/runs/eval_data' and \"batch_size\"; steps=3"  # a path, a quoted word, a plain word
     assert as_flags("multi_label_logit_scale of grouped_multi_label") == \
         "multi_label_logit_scale of --grouped-multi-label"
+
+
+def test_best_and_last_skip_an_evaluation_with_no_score(tmp_path):
+    """A split whose pixels are all ignored scores no class: its line holds "miou": null (JSON has no NaN) and the
+    best / last summary passes over it."""
+    from groupvit.training import evaluation
+
+    for entry in ({"step": 2, "miou": 0.25}, {"step": 4, "miou": None}, {"step": 6, "error": "ValueError: x"}):
+        evaluation.append_entry(str(tmp_path), entry)
+    assert evaluation.best_and_last(str(tmp_path)) == {"best": {"step": 2, "miou": 0.25},
+                                                         "last": {"step": 2, "miou": 0.25}}
