@@ -75,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(names, scores.per_class, scores.mean))
     if args.json:
         write_text(args.json, json.dumps({
-            "miou": None if np.isnan(scores.mean) else float(scores.mean), "per_class": {n: (None if np.isnan(v) else float(v))
-                                               for n, v in zip(names, scores.per_class)},
+            "miou": None if np.isnan(scores.mean) else float(scores.mean),
+            "per_class": {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, scores.per_class)},
             "images": len(ids), "split": args.split, "backend": args.backend, "dtype": args.dtype,
             "settings": {k: getattr(args, k) for k in ("bg_thresh", "templates", "mode", "short_side", "window",
                                                        "stride")}}, indent=2))
