@@ -41,9 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_token_ids(config, count: int = 4, length: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic captions inside the vocabulary (start, words, end, right padding) and their mask."""
+    """Deterministic captions inside the vocabulary (start, words, end, right padding) and their mask, no longer
+    than the text config's max_position_embeddings."""
     text = config.text_config
     vocab = text.vocab_size
+    length = max(1, min(length, text.max_position_embeddings))
 
     def in_vocab(token: int | None, fallback: int) -> int:
         return token if token is not None and 0 <= token < vocab else fallback
@@ -51,7 +53,7 @@ def default_token_ids(config, count: int = 4, length: int = 8) -> tuple[np.ndarr
     ids = np.random.default_rng(0).integers(0, min(vocab, 49400), size=(count, length))
     mask = np.ones((count, length), np.int64)
     for row in range(count):
-        end = length - 1 - row % 3  # unequal lengths, so padding is exercised
+        end = length - 1 - (row % 3 if length > 3 else 0)  # unequal lengths, so padding is exercised
         ids[row, 0] = in_vocab(text.bos_token_id, ids[row, 0])
         ids[row, end] = in_vocab(text.eos_token_id, vocab - 1)
         ids[row, end + 1:] = in_vocab(text.pad_token_id, 0)
@@ -69,6 +71,9 @@ def build_inputs(config, image_path: str | None, texts: str | None, checkpoint: 
         pixels = clip_preprocess(load_rgb(image_path), height, width)
     else:
         pixels = clip_normalize(example_image(height, width))
+    channels = config.vision_config.num_channels
+    if channels != pixels.shape[1]:  # an RGB picture for a model of other channels: its grey, on every channel
+        pixels = np.repeat(pixels.mean(axis=1, keepdims=True), channels, axis=1)
     if texts:
         from groupvit.tokenizer import load_tokenizer
 
@@ -159,6 +164,8 @@ def main_verify(checkpoint: str, *, image: str | None = None, texts: str | None 
     from groupvit.keras_format import ensure_keras_format
     from groupvit.weights_bridge import load_checkpoint
 
+    if out and os.path.exists(out) and not os.path.isdir(out):  # found before the comparison, not after it
+        raise FileExistsError(f"--out must be a folder (new or existing) for the maps. Received: the file {out!r}")
     ensure_keras_format(checkpoint)
     model_config, weights = load_checkpoint(checkpoint, config=config)
     inputs = build_inputs(model_config, image, texts, checkpoint)

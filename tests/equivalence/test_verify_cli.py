@@ -47,3 +47,32 @@ def test_one_perturbed_tensor_in_one_backend_fails(default_checkpoint, monkeypat
     assert main(["verify", str(default_checkpoint / "pt")]) == 1
     captured = capsys.readouterr()
     assert "FAILED" in captured.err and "FAIL" in captured.out
+
+
+@pytest.mark.parametrize("case", ["short_text", "one_channel", "no_grouping_stage"])
+def test_verify_runs_on_any_valid_config(tmp_path, capsys, case):
+    """The built-in picture and captions fit the checkpoint: texts of at most max_position_embeddings tokens (they
+    were 8 long), the picture in the model's channels (always RGB), and no segmentation maps asked of a model
+    without a grouping stage (each of the three refused a valid checkpoint the old Keras 2 port runs)."""
+    from tiny_configs import tiny_config
+
+    config = {"short_text": lambda: tiny_config(text={"max_position_embeddings": 6}),
+              "one_channel": lambda: tiny_config(vision={"num_channels": 1}),
+              "no_grouping_stage": lambda: GroupViTConfig.from_dict({
+                  **tiny_config().to_dict(),
+                  "vision_config": {**tiny_config().vision_config.to_dict(), "depths": [2], "num_group_tokens": [0],
+                                    "num_output_groups": [0], "num_hidden_layers": 2}})}[case]()
+    save_checkpoint(config, random_weights(config, seed=5), tmp_path / "ckpt")
+    code = main(["verify", str(tmp_path / "ckpt")])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out[-3000:] + printed.err[-2000:]
+    assert "OK:" in printed.out
+    assert ("segmentation map (argmax over texts)" in printed.out) == (case != "no_grouping_stage")
+
+
+def test_verify_refuses_a_file_as_out_before_comparing(tmp_path, capsys, monkeypatch):
+    (tmp_path / "maps").write_text("mine")
+    monkeypatch.setattr("groupvit.cli.verify.build_models", lambda *a: pytest.fail("compared before refusing --out"))
+    assert main(["verify", "shapes-tiny", "--out", str(tmp_path / "maps")]) != 0
+    assert "--out must be a folder" in capsys.readouterr().err
+    assert (tmp_path / "maps").read_text() == "mine"
