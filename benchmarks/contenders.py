@@ -29,6 +29,10 @@ CONTENDERS: dict[str, Contender] = {
         Contender("ours-pt-compile", "ours-pt", "groupvit.pt.GroupViTModel, torch.compile", ("port-pt", "ours-pt")),
         Contender("ours-pt-bf16", "ours-pt", "groupvit.pt.GroupViTModel in bfloat16 (model.to(torch.bfloat16), "
                   "float32 islands), eager", ("port-pt", "ours-pt")),
+        Contender("ours-pt-packed", "ours-pt", "groupvit.pt.GroupViTModel, eager, with the opt-in packed weight "
+                  "copies (groupvit.pt.linear.set_weight_packing(True))", ("port-pt", "ours-pt")),
+        Contender("ours-pt-bf16-packed", "ours-pt", "ours-pt-bf16 with the opt-in packed weight copies",
+                  ("port-pt", "ours-pt-bf16")),
         Contender("ours-pt-int8", "ours-pt", "groupvit.pt.GroupViTModel, dynamic int8 linear layers (torch.ao), "
                   "eager", ("port-pt", "ours-pt")),
         Contender("port-pt", "port-pt", "transformers 5 GroupViTModel (PyTorch), eager"),
@@ -65,6 +69,7 @@ CONTENDERS: dict[str, Contender] = {
 # Memory and time to first answer are compared between these pairs (ours, port).
 PAIRS: tuple[tuple[str, str], ...] = (("ours-pt", "port-pt"), ("ours-pt-compile", "port-pt"),
                                       ("ours-pt-bf16", "ours-pt"), ("ours-pt-int8", "ours-pt"),
+                                      ("ours-pt-packed", "ours-pt"), ("ours-pt-bf16-packed", "ours-pt-bf16"),
                                       ("ours-tf-bf16", "ours-tf"), ("ours-tf-bf16-vars", "ours-tf"),
                                       ("ours-tf", "port-tf-eager"), ("ours-tf-function", "port-tf-function"),
                                       ("ours-tf-jit", "port-tf-function"))

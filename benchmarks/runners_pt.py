@@ -25,10 +25,15 @@ def set_threads(threads: int) -> None:
 
 def build_model(contender: str, config: GroupViTConfig, seed: int, checkpoint: str | None = None):
     """Our model or the port, random weights `seed` (or `checkpoint`, a directory on disk), eval mode."""
-    if contender in ("ours-pt", "ours-pt-compile", "ours-pt-bf16", "ours-pt-int8"):
+    if contender in ("ours-pt", "ours-pt-compile", "ours-pt-bf16", "ours-pt-int8", "ours-pt-packed",
+                     "ours-pt-bf16-packed"):
         from groupvit.pt import GroupViTModel
+        from groupvit.pt.linear import set_weight_packing
         from groupvit.pt.precision import quantize_int8
 
+        if contender.endswith("-packed"):  # one process per contender: the switch is this worker's alone
+            set_weight_packing(True)
+            contender = contender.removesuffix("-packed")
         if checkpoint:  # bf16 as a user loads it: each weight cast as it is read
             dtype = torch.bfloat16 if contender == "ours-pt-bf16" else None
             model = GroupViTModel.from_pretrained(checkpoint, torch_dtype=dtype)

@@ -15,15 +15,18 @@ as measured before or improved (docs/precision.md).
 
 Packed weights. Given its weight as it is, the oneDNN op reorders it into its blocked layout on every call;
 given the weight already reordered (`torch.ops.mkldnn._reorder_linear_weight`, what `torch.compile`'s CPU
-backend does to frozen weights) it skips that. The layer keeps the reordered copy beside `weight` and uses it
-for products of at most PACKED_MAX_ROWS rows, where the reorder weighs most against the product (default size,
-one thread, bfloat16: [128, 512] x [512, 2048] 241 vs 316 us; float32 [261, 384] x [384, 1536] 1453 vs
-1634 us; outputs bit-identical to the unpacked op's). The copy is remade whenever `weight` changes: another
-tensor, new storage, or an in-place write (`load_state_dict`, an optimiser step, `nn.init`, anything under
-`torch.no_grad()`), which bump the tensor's version counter. A write through `.data` bypasses that counter:
-after one, call `clear_packed_weights(model)`. The copy costs the linear weights' memory once more (at the
-default size 117 MiB in float32, 59 in bfloat16); `set_weight_packing(False)` turns it off (and frees
-nothing already made: `clear_packed_weights` does). It is never saved, copied or pickled with the module.
+backend does to frozen weights) it skips that. With `set_weight_packing(True)` (off by default) the layer keeps
+the reordered copy beside `weight` and uses it for products of at most PACKED_MAX_ROWS rows, where the reorder
+weighs most against the product (default size, one thread, bfloat16: [128, 512] x [512, 2048] 241 vs 316 us;
+float32 [261, 384] x [384, 1536] 1453 vs 1634 us; the outputs of the default size's products were bit-identical
+to the unpacked op's, other shapes may round differently within float32). Over the whole model, in the
+benchmark's round robin (benchmarks/RESULTS-packed.md), one image and 8 texts with segmentation ran 5 % faster
+in float32 and 8 % in bfloat16, 8 images no faster (1 %), for 148 MiB (float32) or 66 MiB (bfloat16) more peak memory
+at the default size and a slower first call: hence opt-in. The copy is remade whenever `weight` changes:
+another tensor, new storage, or an in-place write (`load_state_dict`, an optimiser step, `nn.init`, anything
+under `torch.no_grad()`), which bump the tensor's version counter. A write through `.data` bypasses that
+counter: after one, call `clear_packed_weights(model)`. Turning packing off frees nothing already made
+(`clear_packed_weights` does). The copy is never saved, copied or pickled with the module.
 
 The oneDNN op has no backward, so it serves only calls that need no gradient (`torch.no_grad()`,
 `torch.inference_mode()`, or nothing requiring grad); training, other devices and dtypes,
@@ -58,11 +61,11 @@ _ONEDNN_DTYPES = (torch.float32, torch.bfloat16) if _ONEDNN and torch.ops.mkldnn
 PACKED_MAX_ROWS = 512
 # the batch-size hint of oneDNN's reorder (rows of the products it is used for)
 _PACK_HINT = 128
-_PACKING = {"enabled": _ONEDNN}
+_PACKING = {"enabled": False}
 
 
 def set_weight_packing(enabled: bool) -> None:
-    """Turns the packed-weight copies of every `GroupViTLinear` on (the default) or off, for all models."""
+    """Turns the packed-weight copies of every `GroupViTLinear` on or off (the default), for all models."""
     _PACKING["enabled"] = bool(enabled) and _ONEDNN
 
 

@@ -91,6 +91,21 @@ def test_a_bfloat16_layer_runs_on_onednn_to_bfloat16_rounding(activation):
     torch.testing.assert_close(got.double(), plain.double(), rtol=2 ** -7, atol=1e-2)
 
 
+@pytest.fixture
+def packing():
+    """Weight packing on for one test (it is opt-in), off again after it."""
+    linear_module.set_weight_packing(True)
+    yield
+    linear_module.set_weight_packing(False)
+
+
+def test_packing_is_off_by_default():
+    layer = _layer(8)
+    with torch.no_grad():
+        layer(torch.randn(3, 48))
+    assert "_packed" not in layer.__dict__
+
+
 def _unpacked(layer: GroupViTLinear, x: torch.Tensor, activation: str | None) -> torch.Tensor:
     """oneDNN's op given the weight as it is (what the layer ran before it kept a packed copy)."""
     post_op, algorithm = linear_module.FUSABLE_ACTIVATIONS[activation] if activation else ("none", "")
@@ -98,7 +113,7 @@ def _unpacked(layer: GroupViTLinear, x: torch.Tensor, activation: str | None) ->
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_small_products_use_a_packed_weight(dtype):
+def test_small_products_use_a_packed_weight(dtype, packing):
     if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
         pytest.skip("this CPU has no oneDNN bfloat16 kernels: the layer takes F.linear's path")
     layer = _layer(5).to(dtype)
@@ -118,7 +133,7 @@ def test_small_products_use_a_packed_weight(dtype):
         assert torch.equal(layer(big, fused_activation=activation), _unpacked(layer, big, activation))
 
 
-def test_the_packed_copy_follows_every_change_of_the_weight():
+def test_the_packed_copy_follows_every_change_of_the_weight(packing):
     layer = _layer(6)
     x = torch.randn(5, 48)
 
@@ -143,7 +158,7 @@ def test_the_packed_copy_follows_every_change_of_the_weight():
     check()
 
 
-def test_the_packed_copy_is_not_pickled_copied_or_made_when_packing_is_off():
+def test_the_packed_copy_is_not_pickled_copied_or_made_when_packing_is_off(packing):
     import copy
     import pickle
 
@@ -158,9 +173,26 @@ def test_the_packed_copy_is_not_pickled_copied_or_made_when_packing_is_off():
             assert torch.equal(twin(x), want)
     fresh = _layer(7)
     linear_module.set_weight_packing(False)
-    try:
-        with torch.no_grad():
-            assert torch.equal(fresh(x), want)
-        assert "_packed" not in fresh.__dict__
-    finally:
-        linear_module.set_weight_packing(True)
+    with torch.no_grad():
+        assert torch.equal(fresh(x), want)
+    assert "_packed" not in fresh.__dict__
+
+
+def test_a_whole_model_with_packed_weights_gives_the_same_outputs(packing):
+    from groupvit.pt import GroupViTModel
+    from pt_helpers import make_inputs, randomize
+    from tiny_configs import tiny_config
+
+    torch.manual_seed(0)
+    model = randomize(GroupViTModel(tiny_config())).eval()
+    pixels, ids, mask = make_inputs(model.config, n_images=2, n_texts=3)
+    linear_module.set_weight_packing(False)
+    with torch.no_grad():
+        want = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+    linear_module.set_weight_packing(True)
+    with torch.no_grad():
+        got = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_segmentation=True)
+    layers = [m for m in model.modules() if isinstance(m, GroupViTLinear)]
+    assert layers and all("_packed" in m.__dict__ for m in layers)
+    for name in ("logits_per_image", "text_embeds", "image_embeds", "segmentation_logits"):
+        torch.testing.assert_close(getattr(got, name), getattr(want, name), rtol=1e-5, atol=1e-5)
