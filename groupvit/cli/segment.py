@@ -99,10 +99,17 @@ def run(args: argparse.Namespace) -> int:
     segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side, dtype=args.dtype)
     os.makedirs(args.out, exist_ok=True)
     progress = ItemProgress(len(paths), "segment")
+    skipped: list[str] = []
     for path, stem in zip(paths, stems):
-        image = load_rgb(path)
-        result = segmenter.segment(image, labels, background_threshold=args.bg_thresh, templates=args.templates,
-                                   mode=args.mode, window=args.window, stride=args.stride, top_k=args.top_k)[0]
+        try:  # what only decoding finds (a truncated file, an image too thin for one patch) skips that image
+            image = load_rgb(path)
+            result = segmenter.segment(image, labels, background_threshold=args.bg_thresh, templates=args.templates,
+                                       mode=args.mode, window=args.window, stride=args.stride, top_k=args.top_k)[0]
+        except (OSError, ValueError) as error:
+            skipped.append(f"{path}: {error}")
+            print(f"skipped {path}: {error}", file=sys.stderr)
+            progress.step(os.path.basename(path))
+            continue
         summary = dict(image=os.path.abspath(path), labels=labels, backend=args.backend, mode=args.mode,
                        templates=args.templates, bg_thresh=args.bg_thresh, **result.summary())
         with AtomicFiles(args.out) as files:  # an image's files all appear, or none of them
@@ -115,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
             files.commit()
         progress.step(os.path.basename(path))
     progress.close()
-    print(f"segmented {len(paths)} image(s) into {args.out}", file=sys.stderr)
+    print(f"segmented {len(paths) - len(skipped)} image(s) into {args.out}", file=sys.stderr)
+    if skipped:  # the others are done; the exit status says the run is incomplete
+        print(f"skipped {len(skipped)} of {len(paths)} image(s) that could not be segmented:\n  "
+              + "\n  ".join(skipped), file=sys.stderr)
+        return 1
     return 0
 
 

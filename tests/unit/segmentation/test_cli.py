@@ -233,3 +233,21 @@ def test_evaluate_checks_every_label_map_first_and_writes_strict_json(tiny_check
     assert main(["evaluate", "--checkpoint", tiny_checkpoint, "--data", str(tmp_path / "voc"), "--json",
                  str(out_json), *SMALL]) == 0
     assert json.loads(out_json.read_text(), parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))["miou"] is None
+
+
+def test_segment_skips_an_image_that_fails_only_when_decoded_and_does_the_rest(tiny_checkpoint, image_dir, tmp_path,
+                                                                               capsys):
+    """A truncated PNG passes the header check; it stopped the run after the images before it, and the images
+    after it were never segmented. Now it is skipped and named, the others done, and the exit status is 1."""
+    full = image_dir / "full.png"
+    Image.fromarray(sample_image(40, 52)).save(full)
+    data = full.read_bytes()
+    (image_dir / "a_cut.png").write_bytes(data[:len(data) - 40])  # the header is whole, the pixels are not
+    full.unlink()
+    out = tmp_path / "out"
+    assert main(["segment", str(image_dir), "--checkpoint", tiny_checkpoint, "--labels", "cat", "--out", str(out),
+                 *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert "skipped 1 of 3 image(s)" in err and "a_cut.png" in err, err
+    assert {"grey_labels.png", "scene_labels.png"} <= {p.name for p in out.iterdir()}
+    assert not any(p.name.startswith("a_cut") for p in out.iterdir())
