@@ -165,7 +165,7 @@ class TFGroupViTPreTrainedModel(keras.Model):
                                 use_safetensors=use_safetensors)
         config, weights = load_with_overrides(path, cls.config_class, config, overrides)
         model = cls(config, **kwargs)
-        model.assign_numpy(weights)
+        model.assign_numpy(weights, source=os.fspath(path))
         return (model, loading_info()) if output_loading_info else model
 
     # ----- Keras plumbing ------------------------------------------------------------------------------
