@@ -59,10 +59,29 @@ def snapshot(repo_id: str, *, revision: str | None = None, cache_dir: str | os.P
         raise FileNotFoundError(
             f"{repo_id!r} is not a local path, and loading a Hugging Face hub id needs huggingface_hub: "
             f"{HUB_HELP}. Received: checkpoint={repo_id!r}, revision={revision!r}")
-    from huggingface_hub import constants, errors
+    from huggingface_hub import constants
 
     cache = os.fspath(cache_dir) if cache_dir is not None else constants.HF_HUB_CACHE
     offline = bool(local_files_only) or bool(constants.HF_HUB_OFFLINE) or _env_flag("HF_HUB_OFFLINE")
+    key = (repo_id, revision, os.path.realpath(cache), offline)
+    known = _RESOLVED.get(key)
+    if known is not None and not force_download and os.path.isdir(known):
+        return known
+    folder = _snapshot(hub, repo_id, revision, cache, offline, token, force_download)
+    _RESOLVED[key] = folder
+    return folder
+
+
+# repo id, revision, cache, local_files_only -> the folder this process resolved them to: a command reads the
+# config, the weights and the tokenizer of one id in turn, and each lookup of an unreachable hub waits for its
+# timeout (3 x 23 s measured offline without HF_HUB_OFFLINE); one answer per process also keeps the pieces
+# of one revision together if the hub's branch moves meanwhile
+_RESOLVED: dict[tuple, str] = {}
+
+
+def _snapshot(hub, repo_id: str, revision: str, cache: str, offline: bool, token, force_download: bool) -> str:
+    from huggingface_hub import errors
+
     not_found = (errors.LocalEntryNotFoundError, errors.RepositoryNotFoundError, errors.RevisionNotFoundError,
                  errors.HfHubHTTPError, OSError)
     try:

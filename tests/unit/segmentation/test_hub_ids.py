@@ -133,6 +133,12 @@ def test_online_only_the_needed_files_are_asked_for(monkeypatch, tmp_path):
                                                       "tokenizer.json", "special_tokens_map.json",
                                                       "tokenizer_config.json"])
     assert asked["revision"] == "main" and asked["cache_dir"] == str(tmp_path)
+    # within a process an id resolves once: the config, weights and tokenizer read in turn ask the hub once
+    calls = []
+    monkeypatch.setattr(huggingface_hub, "list_repo_files",
+                        lambda repo, revision=None, **kw: calls.append(repo) or listed.update(kw) or files)
+    assert hub.snapshot(REPO, cache_dir=tmp_path) == str(tmp_path) and calls == []
+    hub._RESOLVED.clear()  # as a new process
     # a sharded checkpoint: the index and its shards, not the shards of another format
     files[:] = ["config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
                 "model-00002-of-00002.safetensors", "tf_model.h5", "tf_model-00001-of-00002.h5", "README.md"]
@@ -140,7 +146,8 @@ def test_online_only_the_needed_files_are_asked_for(monkeypatch, tmp_path):
     assert sorted(asked["allow_patterns"]) == ["config.json", "model-00001-of-00002.safetensors",
                                                "model-00002-of-00002.safetensors", "model.safetensors.index.json"]
     assert "token" not in asked and "token" not in listed and "force_download" not in asked
-    hub.snapshot(REPO, cache_dir=tmp_path, token="hf_x", force_download=True)  # passed on as huggingface_hub's
+    hub.snapshot(REPO, cache_dir=tmp_path, token="hf_x", force_download=True)  # passed on as huggingface_hub's;
+    # force_download asks again
     assert asked["token"] == listed["token"] == "hf_x" and asked["force_download"] is True
 
 
