@@ -58,7 +58,7 @@ def clean_text(text: str) -> str:
 
 def _load_backend(checkpoint_dir: str):
     try:
-        from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+        from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError('Tokenizing needs the tokenizers library: pip install "tokenizers>=0.15"') from err
     tokenizer_json = os.path.join(checkpoint_dir, "tokenizer.json")
@@ -86,6 +86,10 @@ def _load_backend(checkpoint_dir: str):
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tokenizer.decoder = decoders.ByteLevel()
+    # as in a CLIP tokenizer.json: the start and end tokens are special, so a literal "<|endoftext|>" in a text is
+    # read as that token (and dropped by `encode`), not spelled out in characters
+    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False)
+                                  for t in (START_TOKEN, END_TOKEN) if t in vocab])
     return tokenizer
 
 

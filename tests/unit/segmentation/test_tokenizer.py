@@ -60,3 +60,12 @@ def test_tokenizer_json_gives_the_same_ids(tmp_path, tokenizer_dir):
 def test_missing_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="tokenizer.json"):
         load_tokenizer(tmp_path, 16)
+
+
+def test_a_literal_special_token_is_dropped_with_either_kind_of_files(tmp_path, tokenizer_dir):
+    """README: a literal <|startoftext|> / <|endoftext|> inside a text is dropped. With vocab.json + merges.txt it
+    was spelled out in characters (only a tokenizer.json registered the specials)."""
+    tok = load_tokenizer(tokenizer_dir, 16)
+    tok.backend.save(str(tmp_path / "tokenizer.json"))
+    for loaded in (tok, load_tokenizer(tmp_path, 16)):
+        assert loaded.encode("a <|endoftext|>cat<|startoftext|>") == loaded.encode("a cat")
