@@ -27,9 +27,10 @@ Progress = Callable[[int], None]
 
 
 def read_keras2_h5(
-    path: str | os.PathLike, config: GroupViTConfig, progress: Progress | None = None
+    path: str | os.PathLike, config: GroupViTConfig, progress: Progress | None = None, prefix: str | None = None
 ) -> dict[str, np.ndarray]:
-    """Canonical weights (PyTorch names and layouts) of a `tf_model.h5` written for `config`."""
+    """Canonical weights (PyTorch names and layouts) of a `tf_model.h5` written for `config`; with `prefix`
+    (`text_model.` / `vision_model.`) that tower's weights only, from a file the port's tower model wrote."""
     import h5py
 
     with _open(path) as f:
@@ -45,7 +46,7 @@ def read_keras2_h5(
             if not isinstance(dataset, h5py.Dataset):
                 raise CheckpointFormatError(path, EXPECTED, f"weight_names lists {weight_name!r} but it has no dataset")
             stored[weight_name] = _H5Value(path, weight_name, dataset)
-        return from_tf_names(stored, config, path, progress)
+        return from_tf_names(stored, config, path, progress, prefix=prefix)
 
 
 def read_keras2_h5_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -65,14 +66,19 @@ def read_keras2_h5_shard(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def from_tf_names(
-    stored: dict[str, object], config: GroupViTConfig, path: str | os.PathLike, progress: Progress | None = None
+    stored: dict[str, object], config: GroupViTConfig, path: str | os.PathLike, progress: Progress | None = None,
+    prefix: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Canonical weights from values named as the old port's variables, `[<scope>/]groupvit/<path>:0`,
     in its layouts: its `tf_model.h5`, the shards of a sharded one, and the safetensors files it writes
     with `safe_serialization=True` (metadata `format: tf`). Each value has `.shape` and is read by
     `np.asarray` (an h5 dataset wrapper, a lazily read safetensors tensor, or an array). Strict: one error
-    lists every missing, unexpected and mis-shaped weight."""
+    lists every missing, unexpected and mis-shaped weight. `prefix`: only the canonical keys that start with it
+    (one tower's, as the port's TFGroupViTTextModel / TFGroupViTVisionModel save them: the same `groupvit/` names),
+    returned for the tower model's own strict loader."""
     expected = expected_shapes(config)
+    if prefix is not None:
+        expected = {k: v for k, v in expected.items() if k.startswith(prefix)}
     table = name_table(list(expected))
     by_tf = {name: key for key, (name, _) in table.items() if name is not None}
     out: dict[str, np.ndarray] = {}
@@ -94,6 +100,8 @@ def from_tf_names(
     missing = [k for k, (name, _) in table.items() if name is not None and k not in out]
     if missing or unexpected or mis_shaped:
         raise CheckpointMismatchError(os.fspath(path), missing, unexpected, mis_shaped)
+    if prefix is not None:
+        return out
     return check_weights(config, out, os.fspath(path), fill_optional=True)
 
 

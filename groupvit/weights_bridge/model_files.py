@@ -41,12 +41,38 @@ def _model_type(directory: str) -> str | None:
             return None  # GroupViTConfig.from_pretrained reports the parse error
 
 
-def _read_tower_weights(directory: str, lazy: bool = False) -> dict[str, np.ndarray]:
+def _read_tower_weights(directory: str, config: GroupViTTextConfig | GroupViTVisionConfig,
+                        lazy: bool = False) -> dict[str, np.ndarray]:
+    """PyTorch-named weights of a tower's own checkpoint: PyTorch files as transformers writes them, or the old Keras
+    2 port's (its tower model's `tf_model.h5`, sharded or not, or safetensors of TensorFlow names)."""
+    from groupvit.weights_bridge.formats import _same_name, _stored_format
+    from groupvit.weights_bridge.keras2_h5 import from_tf_names, read_keras2_h5, read_keras2_h5_shard
+
+    sub_name, prefix = TOWERS[type(config)]
+    full = GroupViTConfig(**{sub_name: config.to_dict()})  # the other tower's part is not read
+
+    def safetensors(path: str) -> dict[str, np.ndarray]:
+        weights = read_safetensors(path, lazy=lazy)
+        return from_tf_names(weights, full, path, prefix=prefix) if _stored_format(path) == "tf" else weights
+
+    def safetensors_shards(path: str) -> dict[str, np.ndarray]:
+        formats: set[str] = set()
+
+        def shard(file: str) -> dict:
+            formats.add(_stored_format(file))
+            return read_safetensors(file, lazy=lazy)
+
+        weights = read_sharded(path, shard, _same_name)
+        return from_tf_names(weights, full, path, prefix=prefix) if formats == {"tf"} else weights
+
     readers = {
-        "model.safetensors": lambda path: read_safetensors(path, lazy=lazy),
-        "model.safetensors.index.json": lambda path: read_sharded(path, lambda s: read_safetensors(s, lazy=lazy)),
+        "model.safetensors": safetensors,
+        "model.safetensors.index.json": safetensors_shards,
         "pytorch_model.bin": read_pytorch_bin,
         "pytorch_model.bin.index.json": lambda path: read_sharded(path, read_pytorch_bin),
+        "tf_model.h5": lambda path: read_keras2_h5(path, full, prefix=prefix),
+        "tf_model.h5.index.json": lambda path: from_tf_names(read_sharded(path, read_keras2_h5_shard, _same_name),
+                                                             full, path, prefix=prefix),
     }
     for name, read in readers.items():  # transformers' order
         path = os.path.join(directory, name)
@@ -161,7 +187,8 @@ def load_for_model(
         return load_checkpoint(path, config=config, lazy=lazy)
     sub_name, prefix = TOWERS[config_class]
     if os.path.isdir(path) and _model_type(path) == config_class.model_type:
-        return config or config_class.from_pretrained(path), _read_tower_weights(path, lazy)
+        config = config or config_class.from_pretrained(path)
+        return config, _read_tower_weights(path, config, lazy)
     full_config, weights = load_checkpoint(path, lazy=lazy)
     part = {k: v for k, v in weights.items() if k.startswith(prefix)}
     return config or getattr(full_config, sub_name), part

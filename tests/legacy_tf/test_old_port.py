@@ -121,3 +121,27 @@ def test_our_keras_save_pretrained_as_the_port_writes_loads_in_the_port(tmp_path
     got = port_outputs(model, fixture_outputs)
     for name, value in got.items():
         np.testing.assert_array_equal(value, port_reference[name], err_msg=name)
+
+
+@pytest.mark.parametrize("tower", ["text", "vision"])
+@pytest.mark.parametrize("how", ["h5", "sharded h5", "safetensors"])
+def test_a_tower_the_port_saved_alone_loads_in_our_tower_model(tmp_path, tower, how, fixture_outputs):
+    """The port's TFGroupViTTextModel / TFGroupViTVisionModel save their own checkpoint (model_type
+    groupvit_text_model / groupvit_vision_model, the same `groupvit/` names); our towers refused it (they read
+    PyTorch files only for a tower's own checkpoint)."""
+    from groupvit.tf import TFGroupViTTextModel, TFGroupViTVisionModel
+
+    config, _ = load_checkpoint(FIXTURE)
+    port_class = {"text": transformers.TFGroupViTTextModel, "vision": transformers.TFGroupViTVisionModel}[tower]
+    ours_class = {"text": TFGroupViTTextModel, "vision": TFGroupViTVisionModel}[tower]
+    sub = {"text": config.text_config, "vision": config.vision_config}[tower].to_dict()
+    port_config = {"text": transformers.GroupViTTextConfig, "vision": transformers.GroupViTVisionConfig}[tower](**sub)
+    inputs = ({k: fixture_outputs[k] for k in ("input_ids", "attention_mask")} if tower == "text"
+              else {"pixel_values": fixture_outputs["pixel_values"]})
+    port = port_class(port_config)
+    expected = port(**inputs).pooler_output.numpy()
+    options = {"h5": {}, "sharded h5": {"max_shard_size": "20KB"}, "safetensors": {"safe_serialization": True}}[how]
+    port.save_pretrained(tmp_path / "tower", **options)
+    ours = ours_class.from_pretrained(tmp_path / "tower")
+    got = ours(**inputs).pooler_output.numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
