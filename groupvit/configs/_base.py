@@ -197,6 +197,15 @@ class ConfigBase:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{self._ctx()}{name} must be a positive number. Received: {name}={value!r}")
 
+    def _check_non_negative_float(self, *names: str) -> None:
+        """Epsilons: 0 is allowed, as the ports allow it (a zero-variance row, or a group given no token with
+        assign_eps 0, then divides by zero and gives NaN, as there)."""
+        for name in names:
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
+                    or value == float("inf")):
+                raise ValueError(f"{self._ctx()}{name} must be a finite number >= 0. Received: {name}={value!r}")
+
     def _check_heads(self) -> None:
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(

@@ -70,7 +70,7 @@ class GroupViTTextConfig(ConfigBase):
         )
         self._check_heads()
         self._check_activation()
-        self._check_positive_float("layer_norm_eps")
+        self._check_non_negative_float("layer_norm_eps")
         self._check_probability("dropout", "attention_dropout")
         if isinstance(self.eos_token_id, bool) or not isinstance(self.eos_token_id, int):
             raise ValueError(

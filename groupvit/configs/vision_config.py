@@ -123,7 +123,7 @@ class GroupViTVisionConfig(ConfigBase):
         self._check_positive("hidden_size", "intermediate_size", "num_attention_heads", "num_channels")
         self._check_heads()
         self._check_activation()
-        self._check_positive_float("layer_norm_eps", "assign_eps")
+        self._check_non_negative_float("layer_norm_eps", "assign_eps")
         self._check_probability("dropout", "attention_dropout")
         self._validate_sizes()
         self._validate_stages()

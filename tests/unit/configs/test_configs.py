@@ -119,7 +119,9 @@ def test_sub_config_from_nested_file(tmp_path):
         (GroupViTTextConfig, {"max_position_embeddings": -1}, "positive integer"),
         (GroupViTTextConfig, {"hidden_act": "gelu_fancy"}, "hidden_act must be one of"),
         (GroupViTVisionConfig, {"hidden_act": "prelu"}, "hidden_act must be one of"),
-        (GroupViTVisionConfig, {"layer_norm_eps": 0}, "positive number"),
+        (GroupViTVisionConfig, {"layer_norm_eps": -1e-5}, "finite number >= 0"),
+        (GroupViTVisionConfig, {"assign_eps": float("inf")}, "finite number >= 0"),
+        (GroupViTTextConfig, {"layer_norm_eps": "1e-5"}, "finite number >= 0"),
         (GroupViTVisionConfig, {"dropout": 1.5}, "[0, 1)"),
         (GroupViTVisionConfig, {"num_group_tokens": [64, 8, -1]}, "non-negative"),
     ],
@@ -237,3 +239,10 @@ def test_a_partial_legacy_config_dict_overrides_as_a_whole_tower_config():
     assert config.text_config.eos_token_id == GroupViTTextConfig().eos_token_id
     assert config.vision_config.hidden_act == GroupViTVisionConfig().hidden_act
     assert config.vision_config.assign_eps == GroupViTVisionConfig().assign_eps
+
+
+def test_zero_epsilons_load_as_in_the_ports():
+    """transformers builds configs (and models) with layer_norm_eps = 0 and assign_eps = 0; they were refused."""
+    assert GroupViTTextConfig(layer_norm_eps=0).layer_norm_eps == 0
+    vision = GroupViTVisionConfig(layer_norm_eps=0.0, assign_eps=0)
+    assert (vision.layer_norm_eps, vision.assign_eps) == (0.0, 0)
