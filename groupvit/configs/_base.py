@@ -206,6 +206,14 @@ class ConfigBase:
                     or value == float("inf")):
                 raise ValueError(f"{self._ctx()}{name} must be a finite number >= 0. Received: {name}={value!r}")
 
+    def _check_flags(self, *names: str) -> None:
+        """The call defaults a config.json may set (`return_dict`, `output_attentions`, `output_hidden_states`, and
+        the given fields) must be true or false: a string such as "false" would read as true."""
+        for name in (*names, "return_dict", "output_attentions", "output_hidden_states"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and value is not None:
+                raise ValueError(f"{self._ctx()}{name} must be true or false. Received: {name}={value!r}")
+
     def _check_heads(self) -> None:
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(

@@ -74,6 +74,7 @@ class GroupViTConfig(ConfigBase):
         return out
 
     def validate(self) -> None:
+        self._check_flags("output_segmentation")
         self._check_positive("projection_dim", "projection_intermediate_dim")
         if isinstance(self.logit_scale_init_value, bool) or not isinstance(self.logit_scale_init_value, (int, float)):
             raise ValueError(

@@ -60,6 +60,7 @@ class GroupViTTextConfig(ConfigBase):
         return self.eos_token_id == 2
 
     def validate(self) -> None:
+        self._check_flags()
         self._check_positive(
             "vocab_size",
             "hidden_size",

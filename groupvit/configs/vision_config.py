@@ -120,6 +120,7 @@ class GroupViTVisionConfig(ConfigBase):
 
     # ----- validation ----------------------------------------------------------------------
     def validate(self) -> None:
+        self._check_flags()
         self._check_positive("hidden_size", "intermediate_size", "num_attention_heads", "num_channels")
         self._check_heads()
         self._check_activation()

@@ -246,3 +246,13 @@ def test_zero_epsilons_load_as_in_the_ports():
     assert GroupViTTextConfig(layer_norm_eps=0).layer_norm_eps == 0
     vision = GroupViTVisionConfig(layer_norm_eps=0.0, assign_eps=0)
     assert (vision.layer_norm_eps, vision.assign_eps) == (0.0, 0)
+
+
+@pytest.mark.parametrize("cls, field", [(GroupViTConfig, "output_segmentation"), (GroupViTConfig, "return_dict"),
+                                        (GroupViTTextConfig, "output_attentions"),
+                                        (GroupViTVisionConfig, "output_hidden_states")])
+def test_call_default_flags_must_be_true_or_false(cls, field):
+    """A config.json holding "output_segmentation": "false" loaded and turned segmentation on (bool("false"))."""
+    with pytest.raises(ValueError, match=f"{field} must be true or false. Received: {field}='false'"):
+        cls.from_dict({field: "false"})
+    assert getattr(cls.from_dict({field: True}), field) is True
