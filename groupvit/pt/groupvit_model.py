@@ -87,8 +87,8 @@ class GroupViTModel(GroupViTPreTrainedModel):
         text features [B, projection_dim]; a tuple with `return_dict=False`. (transformers 4.x returned those
         features alone: they are `.pooler_output` here; `text_features` below returns them as a tensor.)"""
         check_text_inputs(input_ids, attention_mask, self.config.text_config)
-        output_attentions, output_hidden_states, return_dict = call_flags(
-            self.config, output_attentions, output_hidden_states, return_dict)
+        output_attentions, output_hidden_states, return_dict = self._feature_flags(
+            self.config.text_config, output_attentions, output_hidden_states, return_dict)
         out = self.text_model(input_ids, attention_mask, position_ids, output_attentions, output_hidden_states)
         out.pooler_output = self.text_projection(out.pooler_output)
         return out if return_dict else out.to_tuple()
@@ -105,12 +105,19 @@ class GroupViTModel(GroupViTPreTrainedModel):
         image features [B, projection_dim]; a tuple with `return_dict=False`. (transformers 4.x returned those
         features alone: they are `.pooler_output` here; `image_features` below returns them as a tensor.)"""
         check_vision_inputs(pixel_values, self.config.vision_config, interpolate_pos_encoding)
-        output_attentions, output_hidden_states, return_dict = call_flags(
-            self.config, output_attentions, output_hidden_states, return_dict)
+        output_attentions, output_hidden_states, return_dict = self._feature_flags(
+            self.config.vision_config, output_attentions, output_hidden_states, return_dict)
         out = self.vision_model(pixel_values, output_attentions, output_hidden_states,
                                 interpolate_pos_encoding=interpolate_pos_encoding)
         out.pooler_output = self.visual_projection(out.pooler_output)
         return out if return_dict else out.to_tuple()
+
+    def _feature_flags(self, tower_config, output_attentions, output_hidden_states, return_dict):
+        """As transformers 5's get_*_features: attentions and hidden states default to the tower config's flags
+        (the tower runs on its own config), return_dict to the model config's."""
+        output_attentions, output_hidden_states, _ = call_flags(tower_config, output_attentions,
+                                                                output_hidden_states, None)
+        return output_attentions, output_hidden_states, call_flags(self.config, None, None, return_dict)[2]
 
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                       position_ids: torch.Tensor | None = None) -> torch.Tensor:

@@ -314,3 +314,22 @@ def test_a_partial_legacy_config_dict_reads_as_the_port_reads_it():
 
 def _listed(value):
     return list(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize("where", ["tower", "top"])
+def test_get_features_take_their_flags_where_transformers_5_does(where):
+    """transformers 5 runs a tower on its own config: a tower config's output_hidden_states / output_attentions are
+    get_*_features' defaults, the top-level config's are not (ours read the top-level ones)."""
+    flags = {"output_hidden_states": True, "output_attentions": True}
+    config = (tiny_config(text=flags, vision=flags) if where == "tower" else tiny_config(**flags))
+    ours, ref, _ = build_pair(config, seed=9)
+    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=3, length=6)
+    with torch.no_grad():
+        for name, args in (("get_text_features", dict(input_ids=ids, attention_mask=mask)),
+                           ("get_image_features", dict(pixel_values=pixels))):
+            a, b = getattr(ours, name)(**args), getattr(ref, name)(**args)
+            for field in ("hidden_states", "attentions"):
+                assert (getattr(a, field) is None) == (getattr(b, field) is None), (name, field)
+            if b.hidden_states is not None:
+                assert len(a.hidden_states) == len(b.hidden_states)
+                assert_close(a.hidden_states[-1], b.hidden_states[-1], ATOL, name)
