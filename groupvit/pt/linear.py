@@ -85,6 +85,12 @@ class GroupViTLinear(nn.Linear):
         state.pop("_packed", None)
         return state
 
+    def _apply(self, fn, *args, **kwargs):
+        # .to(), .float(), .bfloat16(), ... give the same Parameter new data and leave its version counter as it
+        # was; the allocator may hand back the old address, so the key would match a copy of the old values
+        self.__dict__.pop("_packed", None)
+        return super()._apply(fn, *args, **kwargs)
+
     def _weight_for(self, x: torch.Tensor) -> torch.Tensor:
         """The weight for oneDNN's op: its packed copy for small products when packing is on, else itself."""
         weight = self.weight

@@ -177,8 +177,9 @@ def train(run: TrainRun) -> dict[str, Any]:
             append_entry(run.out, entry)
             if "error" in entry:
                 message = f"step {step}: evaluation failed, training goes on: {entry['error']}"
-            else:
-                message = f"step {step}: zero-shot mIoU {100 * entry['miou']:.2f} % on {entry['images']} image(s)"
+            else:  # no class occurs in the scored pixels (all ignored): no mIoU, the line holds null
+                miou = "n/a" if entry["miou"] is None else f"{100 * entry['miou']:.2f} %"
+                message = f"step {step}: zero-shot mIoU {miou} on {entry['images']} image(s)"
             if run.progress or "error" in entry:
                 (bar.write if bar is not None else print)(message)
         trainer.barrier()

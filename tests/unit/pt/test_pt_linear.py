@@ -150,8 +150,13 @@ def test_the_packed_copy_follows_every_change_of_the_weight(packing):
     check()
     layer.weight = torch.nn.Parameter(torch.randn(37, 48))  # another tensor
     check()
-    layer.to(torch.float64).to(torch.float32)  # new storage for the same parameter
+    with torch.no_grad():
+        layer(x)
+    before = layer.__dict__["_packed"][2]
+    layer.to(torch.bfloat16).to(torch.float32)  # new, rounded values in the same parameter, its version unchanged
+    assert "_packed" not in layer.__dict__  # dropped by the cast (the old address may come back)
     check()
+    assert layer.__dict__["_packed"][2] is not before
     with torch.no_grad():
         layer.weight.data.zero_()  # bypasses the version counter: documented, the packed copy must be cleared
     linear_module.clear_packed_weights(layer)

@@ -378,3 +378,20 @@ def test_eval_data_is_an_input_the_run_never_writes_into(dataset, tmp_path, caps
     assert "apart from the inputs" in capsys.readouterr().err
     assert _train(data, config, voc / "run", "--steps", "1", "--eval-data", str(voc)) == 1
     assert sorted(os.listdir(voc)) == before
+
+
+def test_an_evaluation_with_no_score_is_logged_as_null_and_training_goes_on(dataset, tmp_path):
+    """A validation split whose label pixels are all ignored (255) scores no class: the entry holds "miou": null,
+    and the run goes on (the progress message formatted None and the run died at its first save)."""
+    from PIL import Image
+
+    data, config = dataset
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "2", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+    for label in (voc / "SegmentationClass").iterdir():
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(label)
+    out = tmp_path / "run"
+    assert _train(data, config, out, "--steps", "2", "--save-every", "2", "--eval-data", str(voc)) == 0
+    with open(out / "eval.jsonl", encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f]
+    assert [(e["step"], e["miou"]) for e in entries] == [(2, None)]
