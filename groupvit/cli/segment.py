@@ -98,13 +98,15 @@ def run(args: argparse.Namespace) -> int:
     check_outputs_spare_inputs(paths, stems, args.out)
     segmenter = load_segmenter(args.checkpoint, args.backend, short_side=args.short_side, dtype=args.dtype)
     os.makedirs(args.out, exist_ok=True)
+    settings = dict(background_threshold=args.bg_thresh, templates=args.templates, mode=args.mode,
+                    window=args.window, stride=args.stride, top_k=args.top_k)
+    segmenter.segment([], labels, **settings)  # the labels and settings, checked once: errors of the whole run
     progress = ItemProgress(len(paths), "segment")
     skipped: list[str] = []
     for path, stem in zip(paths, stems):
         try:  # what only decoding finds (a truncated file, an image too thin for one patch) skips that image
             image = load_rgb(path)
-            result = segmenter.segment(image, labels, background_threshold=args.bg_thresh, templates=args.templates,
-                                       mode=args.mode, window=args.window, stride=args.stride, top_k=args.top_k)[0]
+            result = segmenter.segment(image, labels, **settings)[0]
         except (OSError, ValueError) as error:
             skipped.append(f"{path}: {error}")
             print(f"skipped {path}: {error}", file=sys.stderr)

@@ -251,3 +251,12 @@ def test_segment_skips_an_image_that_fails_only_when_decoded_and_does_the_rest(t
     assert "skipped 1 of 3 image(s)" in err and "a_cut.png" in err, err
     assert {"grey_labels.png", "scene_labels.png"} <= {p.name for p in out.iterdir()}
     assert not any(p.name.startswith("a_cut") for p in out.iterdir())
+
+
+def test_segment_settings_that_fail_every_image_stop_the_run_once(tiny_checkpoint, image_dir, tmp_path, capsys):
+    """Errors of the whole run (labels equal after cleaning, a threshold outside [0, 1]) are not per-image skips."""
+    for option in (["--labels", "cat,Cat"], ["--labels", "cat", "--bg-thresh", "1.5"]):
+        code = main(["segment", str(image_dir), "--checkpoint", tiny_checkpoint, *option,
+                     "--out", str(tmp_path / "out"), *SMALL])
+        err = capsys.readouterr().err
+        assert code != 0 and "skipped" not in err, err
