@@ -70,13 +70,16 @@ def _kind(dtype) -> str:
 
 def input_list(first, names: tuple[str, ...], given: dict) -> dict | None:
     """The old Keras 2 port's list form, `model([input_ids, pixel_values, attention_mask])`: a list or tuple whose
-    first element is a tensor or array of rank 2 or more fills the call's inputs in the order of `names`. Returns
-    those inputs, or None when `first` is not such a list (a nested Python list of ids, or a list of 1-D id rows,
-    stays the ids). `given`: the same inputs passed as arguments, which must not be given twice."""
+    first element is a tensor or array of the first input's rank (ids 2, pixels 4) fills the call's inputs in the
+    order of `names`. Returns those inputs, or None when `first` is not such a list (a nested Python list of ids, a
+    list of 1-D id rows or of 3-D images stays the batch it spells). `given`: the same inputs passed as arguments,
+    which must not be given twice."""
     if not isinstance(first, (list, tuple)) or not first:
         return None
     head = first[0]
-    if isinstance(head, (list, tuple)) or not hasattr(head, "shape") or len(head.shape) < 2:
+    shape = None if isinstance(head, (list, tuple)) else getattr(head, "shape", None)
+    ndim = shape.rank if hasattr(shape, "rank") else (None if shape is None else len(shape))  # TensorShape's may
+    if ndim != (4 if names[0] == "pixel_values" else 2):                                      # be unknown: None
         return None
     if len(first) > len(names):
         raise ValueError(f"A list of inputs holds at most {len(names)} tensors, in the order {list(names)}. "

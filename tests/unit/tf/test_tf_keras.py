@@ -123,6 +123,11 @@ def test_a_list_of_inputs_fills_the_call_in_order_as_in_the_old_port(three_stage
                                   text(ids, attention_mask=mask).pooler_output.numpy())
     vision = randomize(TFGroupViTVisionModel(config.vision_config))
     np.testing.assert_array_equal(vision([pixels]).pooler_output.numpy(), vision(pixels).pooler_output.numpy())
+    # a list of 3-D images is the batch it spells, not the list form
+    np.testing.assert_array_equal(vision([pixels[0], pixels[1]]).pooler_output.numpy(),
+                                  vision(pixels).pooler_output.numpy())
+    np.testing.assert_array_equal(model.get_image_features([pixels[0], pixels[1]]).numpy(),
+                                  model.get_image_features(pixels).numpy())
 
 
 def test_fit_lowers_the_contrastive_loss(monkeypatch):
