@@ -229,6 +229,9 @@ def _report(rows, out: str | None, reference, other, other_name: str) -> int:
     failed = [row.name for row in rows if not row.ok]
     if out and "segmentation_logits" in other:
         _write_maps(out, reference, other, other_name)
+    elif out:
+        print(f"no segmentation maps to write to {out}: the model has no grouping stage, or the reference grid "
+              f"rule reads no token grid at this image size")
     if failed:
         print(f"FAILED: {len(failed)} of {len(rows)} outputs exceed their tolerance: {', '.join(failed)}",
               file=sys.stderr)

@@ -55,10 +55,21 @@ def build_models(config: GroupViTConfig, weights: dict[str, np.ndarray]):
     return pt_model.eval(), tf_model
 
 
-def can_segment(config) -> bool:
-    """Whether the model has a grouping stage, so segmentation maps exist to compare (a model without one is
-    compared on every other output)."""
-    return bool(config.vision_config.grouping_stages)
+def can_segment(config, height: int, width: int) -> bool:
+    """Whether segmentation maps exist to compare: the model has a grouping stage and the reference grid rule
+    (groupvit.token_grid) reads its tokens at this image size (e.g. not 23 x 23 px of patch 2). A model or size
+    without them is compared on every other output."""
+    from groupvit.token_grid import feature_grid
+
+    vision = config.vision_config
+    if not vision.grouping_stages:
+        return False
+    ph, pw = vision.patch_hw
+    try:
+        feature_grid(height, width, (height // ph) * (width // pw))
+    except ValueError:
+        return False
+    return True
 
 
 def run_pytorch(model, inputs: Inputs) -> Outputs:
@@ -72,7 +83,8 @@ def run_pytorch(model, inputs: Inputs) -> Outputs:
         pixels = pixels.double()
     with torch.no_grad():
         out = model(input_ids=ids, pixel_values=pixels, attention_mask=mask, output_attentions=True,
-                    output_hidden_states=True, output_segmentation=can_segment(model.config),
+                    output_hidden_states=True,
+                    output_segmentation=can_segment(model.config, *inputs.pixel_values.shape[2:]),
                     interpolate_pos_encoding=inputs.interpolate_pos_encoding)
         flat = flatten(out, lambda t: widen(t.detach()).numpy())  # a bfloat16 model's widened
         flat["image_features"] = widen(model.image_features(pixels, inputs.interpolate_pos_encoding)).numpy()
@@ -101,7 +113,8 @@ def run_keras(model, inputs: Inputs, jit_compile: bool = False) -> Outputs:
 
     def forward(pixel_values, input_ids, attention_mask):
         out = model(input_ids=input_ids, pixel_values=pixel_values, attention_mask=attention_mask,
-                    output_attentions=True, output_hidden_states=True, output_segmentation=can_segment(model.config),
+                    output_attentions=True, output_hidden_states=True,
+                    output_segmentation=can_segment(model.config, *inputs.pixel_values.shape[2:]),
                     interpolate_pos_encoding=interpolate, training=False)
         flat = flatten(out, lambda t: t)
         flat["image_features"] = model.get_image_features(pixel_values, interpolate_pos_encoding=interpolate)

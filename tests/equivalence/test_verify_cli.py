@@ -49,7 +49,7 @@ def test_one_perturbed_tensor_in_one_backend_fails(default_checkpoint, monkeypat
     assert "FAILED" in captured.err and "FAIL" in captured.out
 
 
-@pytest.mark.parametrize("case", ["short_text", "one_channel", "no_grouping_stage"])
+@pytest.mark.parametrize("case", ["short_text", "one_channel", "no_grouping_stage", "no_grid"])
 def test_verify_runs_on_any_valid_config(tmp_path, capsys, case):
     """The built-in picture and captions fit the checkpoint: texts of at most max_position_embeddings tokens (they
     were 8 long), the picture in the model's channels (always RGB), and no segmentation maps asked of a model
@@ -58,6 +58,8 @@ def test_verify_runs_on_any_valid_config(tmp_path, capsys, case):
 
     config = {"short_text": lambda: tiny_config(text={"max_position_embeddings": 6}),
               "one_channel": lambda: tiny_config(vision={"num_channels": 1}),
+              # 11 x 11 tokens of patch 2 in 23 x 23 px: the reference grid rule reads no grid (no maps to compare)
+              "no_grid": lambda: tiny_config(vision={"image_size": 23, "patch_size": 2}),
               "no_grouping_stage": lambda: GroupViTConfig.from_dict({
                   **tiny_config().to_dict(),
                   "vision_config": {**tiny_config().vision_config.to_dict(), "depths": [2], "num_group_tokens": [0],
@@ -67,7 +69,7 @@ def test_verify_runs_on_any_valid_config(tmp_path, capsys, case):
     printed = capsys.readouterr()
     assert code == 0, printed.out[-3000:] + printed.err[-2000:]
     assert "OK:" in printed.out
-    assert ("segmentation map (argmax over texts)" in printed.out) == (case != "no_grouping_stage")
+    assert ("segmentation map (argmax over texts)" in printed.out) == (case not in ("no_grouping_stage", "no_grid"))
 
 
 def test_verify_refuses_a_file_as_out_before_comparing(tmp_path, capsys, monkeypatch):
