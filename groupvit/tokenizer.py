@@ -108,9 +108,15 @@ def _pad_id_from_files(checkpoint_dir: str, tokenizer) -> int | None:
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
             config = json.load(f)
-        text = config.get("text_config") or config.get("text_config_dict") or {}
-        if isinstance(text.get("pad_token_id"), int):
-            return int(text["pad_token_id"])
+        legacy = config.get("text_config_dict")
+        if isinstance(legacy, dict):  # as the ports read it: the legacy dict's value, else the default, wins
+            from groupvit.configs import GroupViTTextConfig
+
+            pad = legacy.get("pad_token_id", GroupViTTextConfig().pad_token_id)
+        else:
+            pad = (config.get("text_config") or {}).get("pad_token_id")
+        if isinstance(pad, int) and not isinstance(pad, bool):
+            return int(pad)
     return None
 
 

@@ -98,4 +98,7 @@ def _merge_legacy(config: Any, legacy: dict | None, tower: type) -> Any:
     else:
         base = config.to_dict()
     base.update(tower(**copy.deepcopy(legacy)).to_dict())
+    for name in ("return_dict", "output_attentions", "output_hidden_states"):  # the ports' full dict resets
+        if name not in legacy:                                                  # these too (to their defaults)
+            base.pop(name, None)
     return base

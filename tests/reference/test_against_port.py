@@ -297,7 +297,8 @@ def test_a_fresh_model_is_initialised_as_the_ports():
 
 def test_a_partial_legacy_config_dict_reads_as_the_port_reads_it():
     legacy = {
-        "text_config": {"hidden_act": "relu", "eos_token_id": 49, "hidden_size": 64, "vocab_size": 99},
+        "text_config": {"hidden_act": "relu", "eos_token_id": 49, "hidden_size": 64, "vocab_size": 99,
+                        "output_hidden_states": True, "return_dict": False},
         "text_config_dict": {"hidden_size": 32, "num_hidden_layers": 2},
         "vision_config": {"hidden_act": "relu", "assign_eps": 0.5},
         "vision_config_dict": {"hidden_size": 96, "depths": [1, 1, 1], "num_hidden_layers": 3},
@@ -309,6 +310,8 @@ def test_a_partial_legacy_config_dict_reads_as_the_port_reads_it():
         got = getattr(ours, tower).to_dict()
         shared = [k for k in got if k in want and k not in ("transformers_version", "dtype", "torch_dtype")]
         assert len(shared) > 10
+        for flag in ("return_dict", "output_hidden_states"):  # common fields: in the port's dict, ours as attributes
+            assert getattr(getattr(ours, tower), flag) == want[flag], (tower, flag)
         assert {k: got[k] for k in shared} == {k: _listed(want[k]) for k in shared}, tower
 
 

@@ -69,3 +69,17 @@ def test_a_literal_special_token_is_dropped_with_either_kind_of_files(tmp_path, 
     tok.backend.save(str(tmp_path / "tokenizer.json"))
     for loaded in (tok, load_tokenizer(tmp_path, 16)):
         assert loaded.encode("a <|endoftext|>cat<|startoftext|>") == loaded.encode("a cat")
+
+
+def test_pad_id_of_a_legacy_config_is_read_as_the_ports_read_it(tmp_path):
+    """text_config_dict wins over text_config as a whole: its pad id, or the default when it names none."""
+    from groupvit.configs import GroupViTConfig
+
+    write_tiny_tokenizer(tmp_path)
+    for legacy, pad in (({"pad_token_id": 5}, 5), ({"hidden_size": 32}, None)):
+        config = {"text_config": {"pad_token_id": 3}, "text_config_dict": legacy}
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        want = GroupViTConfig.from_dict(config).text_config.pad_token_id
+        assert want == (pad if pad is not None else want)
+        ids, _ = load_tokenizer(tmp_path, 16)(["cat", "a dog"])
+        assert ids[0, -1] == want
