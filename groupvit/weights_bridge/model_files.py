@@ -3,7 +3,9 @@
 A full GroupViT checkpoint is read through `load_checkpoint` (every format of the bridge), and
 a tower class (text or vision model) takes its part of it. A tower's own checkpoint (a
 config.json of model_type `groupvit_text_model` / `groupvit_vision_model`, written by a tower
-model's `save_pretrained`) holds model.safetensors or pytorch_model.bin, or an index of their shards.
+model's `save_pretrained` in either port) holds model.safetensors (PyTorch or TensorFlow names),
+pytorch_model.bin or tf_model.h5, or an index of their shards, read in that order (`from_tf` and
+`use_safetensors` choose among a full checkpoint's files only).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def pick_weights(path: str, *, subfolder: str = "", prefer_tf: bool = False,
     if not os.path.isdir(path) or (not prefer_tf and use_safetensors is None):
         return path
     if _model_type(path) in (GroupViTTextConfig.model_type, GroupViTVisionConfig.model_type):
-        return path  # a tower's own checkpoint: model.safetensors or pytorch_model.bin (_read_tower_weights)
+        return path  # a tower's own checkpoint, its files in _read_tower_weights' order
     order = [name for name in DIRECTORY_ORDER if use_safetensors is None
              or use_safetensors == name.startswith("safetensors")]
     if prefer_tf:
