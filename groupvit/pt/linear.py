@@ -20,8 +20,8 @@ the reordered copy beside `weight` and uses it for products of at most PACKED_MA
 weighs most against the product (default size, one thread, bfloat16: [128, 512] x [512, 2048] 241 vs 316 us;
 float32 [261, 384] x [384, 1536] 1453 vs 1634 us; the outputs of the default size's products were bit-identical
 to the unpacked op's, other shapes may round differently within float32). Over the whole model, in the
-benchmark's round robin (benchmarks/RESULTS-packed.md), one image and 8 texts with segmentation ran 5 % faster
-in float32 and 8 % in bfloat16, 8 images no faster (1 %), for 148 MiB (float32) or 66 MiB (bfloat16) more peak memory
+benchmark's round robin (benchmarks/RESULTS-packed.md), one image and 8 texts with segmentation ran 8 % faster
+in bfloat16 and 1-5 % in float32 (medians 57.3 vs 57.8 ms: within the noise), 8 images no faster (1 %), for 148 MiB (float32) or 66 MiB (bfloat16) more peak memory
 at the default size and a slower first call: hence opt-in. The copy is remade whenever `weight` changes:
 another tensor, new storage, or an in-place write (`load_state_dict`, an optimiser step, `nn.init`, anything
 under `torch.no_grad()`), which bump the tensor's version counter. A write through `.data` bypasses that
