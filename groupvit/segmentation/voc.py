@@ -108,7 +108,7 @@ def check_split_files(root: str, ids: list[str]) -> None:
         try:
             with Image.open(path) as image:
                 mode = image.mode
-        except (OSError, SyntaxError, ValueError) as err:
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
             raise ValueError(f"A VOC label map must be a readable PNG. Received: {path} ({err})") from err
         if mode not in ("P", "L"):
             raise ValueError(f"A VOC label map must be a palette or grey PNG. Received: mode={mode} in {path}")
