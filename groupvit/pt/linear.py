@@ -21,12 +21,13 @@ weighs most against the product (default size, one thread, bfloat16: [128, 512] 
 float32 [261, 384] x [384, 1536] 1453 vs 1634 us; the outputs of the default size's products were bit-identical
 to the unpacked op's, other shapes may round differently within float32). Over the whole model, in the
 benchmark's round robin (benchmarks/RESULTS-packed.md), one image and 8 texts with segmentation ran 8 % faster
-in bfloat16 and 1-5 % in float32 (medians 57.3 vs 57.8 ms: within the noise), 8 images no faster (1 %), for 148 MiB (float32) or 66 MiB (bfloat16) more peak memory
-at the default size and a slower first call: hence opt-in. The copy is remade whenever `weight` changes:
-another tensor, new storage, or an in-place write (`load_state_dict`, an optimiser step, `nn.init`, anything
-under `torch.no_grad()`), which bump the tensor's version counter. A write through `.data` bypasses that
-counter: after one, call `clear_packed_weights(model)`. Turning packing off frees nothing already made
-(`clear_packed_weights` does). The copy is never saved, copied or pickled with the module.
+in bfloat16 and 1-5 % in float32 (medians 57.3 vs 57.8 ms: within the noise), 8 images no faster (1 %), for
+148 MiB (float32) or 66 MiB (bfloat16) more peak memory at the default size and a slower first call: hence
+opt-in. The copy is dropped when the layer is cast or moved (`.to()`, `.bfloat16()`, ...) and remade whenever
+`weight` changes: another tensor, new storage, or an in-place write (`load_state_dict`, an optimiser step,
+`nn.init`, anything under `torch.no_grad()`), which bump the tensor's version counter. A write through `.data`
+bypasses that counter: after one, call `clear_packed_weights(model)`. Turning packing off frees nothing already
+made (`clear_packed_weights` does). The copy is never saved, copied or pickled with the module.
 
 The oneDNN op has no backward, so it serves only calls that need no gradient (`torch.no_grad()`,
 `torch.inference_mode()`, or nothing requiring grad); training, other devices and dtypes,
