@@ -140,7 +140,11 @@ def verify_export(folder: str, *, reference: str | None = None, image: str | Non
     if model_config.to_dict() != GroupViTConfig.from_pretrained(folder).to_dict():
         raise ValueError(f"The reference checkpoint's config.json must equal the export's. Received: {source!r} "
                          f"differs from {folder!r}")
-    size = tuple(model_config.vision_config.image_hw) if record["dynamic_image_size"] else tuple(record["trace_size"])
+    if record["dynamic_image_size"]:  # the config's size, whole patches only (an export reads multiples of them)
+        vision = model_config.vision_config
+        size = tuple(s - s % p for s, p in zip(vision.image_hw, vision.patch_hw))
+    else:
+        size = tuple(record["trace_size"])
     inputs = build_inputs(model_config, image, texts, folder, size)
     inputs.interpolate_pos_encoding = size != tuple(model_config.vision_config.image_hw)
     if record.get("text_length"):

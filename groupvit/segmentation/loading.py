@@ -93,8 +93,11 @@ def checkpoint_defaults(checkpoint: str) -> dict:
     folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     # the config the model loads with: config.json beside the weights, else the default (an authors' .pth)
     has_config = os.path.isfile(os.path.join(folder, "config.json"))
-    size = (GroupViTConfig.from_pretrained(folder) if has_config else GroupViTConfig()).vision_config.image_hw[0]
-    out = {"short_side": 2 * size, "window": 2 * size, "stride": size, **AUTHORS_DEFAULTS}
+    from groupvit.segmentation.segmenter import default_sizes
+
+    vision = (GroupViTConfig.from_pretrained(folder) if has_config else GroupViTConfig()).vision_config
+    short_side, window, stride = default_sizes(vision)
+    out = {"short_side": short_side, "window": window, "stride": stride, **AUTHORS_DEFAULTS}
     file = os.path.join(folder, SEGMENTATION_DEFAULTS_NAME)
     if os.path.isfile(file):
         with open(file, encoding="utf-8") as f:

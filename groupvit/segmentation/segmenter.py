@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from typing import Any, Callable, Sequence
@@ -16,6 +17,19 @@ from groupvit.segmentation.windows import nearest_resize, window_origins
 ImageInput = Any  # uint8 RGB array [H, W, 3], uint8 grey [H, W], a PIL image or a path
 WHOLE_PATCHES_FACTOR = 16  # whole mode: at most 16 x the model's own number of patches (4 x 4 its image size)
 MODES = ("whole", "slide")
+
+
+def default_sizes(vision_config) -> tuple[int, int, int]:
+    """(short side, slide window, slide stride) a checkpoint is segmented at by default: twice, twice and once its
+    image size (the authors' 448 / 448 / 224 at 224 px), the window floored to a multiple of both patch sides (at
+    least one such multiple: a 31-px model with patch 4 slides 60-px windows, not 62)."""
+    import math
+
+    size = int(vision_config.image_hw[0])
+    ph, pw = (int(p) for p in vision_config.patch_hw)
+    step = ph * pw // math.gcd(ph, pw)
+    window = max(step, (2 * size) // step * step)
+    return 2 * size, window, min(size, window)
 
 
 class Segmenter:
@@ -46,14 +60,18 @@ class Segmenter:
 
         self.model = model
         self.backend = backends.backend_of(model)
+        limit = int(model.config.text_config.max_position_embeddings)
+        if getattr(tokenizer, "max_length", 0) > max(2, limit):  # load_tokenizer(ckpt)'s 77 for a model of 32
+            tokenizer = copy.copy(tokenizer)
+            tokenizer.max_length = max(2, limit)  # prompts cut as the model's own limit, keeping the end token
         self.tokenizer = tokenizer
-        size = int(model.config.vision_config.image_hw[0])
-        self.defaults = {"bg_thresh": 0.95, "templates": 1, "mode": "whole", "window": 2 * size, "stride": size}
+        short_side, window, stride = default_sizes(model.config.vision_config)
+        self.defaults = {"bg_thresh": 0.95, "templates": 1, "mode": "whole", "window": window, "stride": stride}
         unknown = sorted(set(defaults or {}) - set(self.defaults) - {"short_side"})
         if unknown:
             raise ValueError(f"defaults may set {sorted(self.defaults)}. Received unknown keys: {unknown}")
         self.defaults.update({k: v for k, v in (defaults or {}).items() if k in self.defaults and v is not None})
-        self.image_transform = image_transform or functools.partial(segmentation_preprocess, short_side=2 * size)
+        self.image_transform = image_transform or functools.partial(segmentation_preprocess, short_side=short_side)
         self.batch_size = int(batch_size)
         self.text_batch_size = int(text_batch_size)
         self.patch_hw = tuple(model.config.vision_config.patch_hw)
@@ -98,6 +116,9 @@ class Segmenter:
         window, stride = settings["window"], settings["stride"]
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise ValueError(f"top_k must be an integer >= 1 (image-level classes a group may take). "
+                             f"Received: top_k={top_k!r}")
         if not 0.0 <= float(background_threshold) <= 1.0:  # also refuses NaN
             raise ValueError("background_threshold must be in [0, 1] (it is compared with class probabilities). "
                              f"Received: background_threshold={background_threshold!r}")

@@ -176,3 +176,13 @@ def test_broken_export_folder_is_reported(exports, tmp_path):
     json.dump(record, open(copy / "export.json", "w"))
     with pytest.raises(ValueError, match="must record a finite logit_scale. Received: 'big'"):
         OnnxGroupViT(copy)
+
+
+def test_verify_an_export_of_a_model_whose_size_is_not_a_multiple_of_the_patch(tmp_path, capsys):
+    """A 31-px model of patch 3 reads 10 x 10 patches (the partial one dropped); its export takes multiples of the
+    patch only, so verify must feed it 30 px (it fed 31 and failed: "must be positive multiples of the patch")."""
+    checkpoint = write_checkpoint(tmp_path / "ckpt", vision={"image_size": 31})
+    out = tmp_path / "onnx"
+    assert main(["export", checkpoint, str(out), "--parts", "towers"]) == 0
+    assert main(["verify", str(out)]) == 0, capsys.readouterr().err
+    assert "OK:" in capsys.readouterr().out

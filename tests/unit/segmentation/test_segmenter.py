@@ -199,3 +199,32 @@ def test_checkpoint_defaults_of_a_weight_file_without_config_json(tmp_path):
 
     (tmp_path / "group_vit_gcc_yfcc_30e.pth").write_bytes(b"")
     assert checkpoint_defaults(str(tmp_path / "group_vit_gcc_yfcc_30e.pth"))["short_side"] == 448
+
+
+def test_default_sizes_give_a_window_of_whole_patches():
+    """Twice the image size, floored to a multiple of both patch sides: a 31-px model of patch 4 slid 62-px windows
+    and every slide (evaluate's default) refused the checkpoint."""
+    from groupvit.configs import GroupViTVisionConfig
+    from groupvit.segmentation.segmenter import default_sizes
+
+    assert default_sizes(GroupViTVisionConfig()) == (448, 448, 224)  # the authors' settings at 224 px
+    assert default_sizes(GroupViTVisionConfig(image_size=[31, 32], patch_size=4)) == (62, 60, 31)
+    assert default_sizes(GroupViTVisionConfig(image_size=[12, 32], patch_size=[4, 16])) == (24, 16, 12)
+
+
+def test_a_tokenizer_longer_than_the_model_is_cut_to_it(pt_model, tiny_tokenizer):
+    """`Segmenter(model, load_tokenizer(ckpt))` (77 tokens by default) on a model of fewer positions: prompts are
+    cut as the model's own limit (they raised "sequence length must be between 1 and max_position_embeddings")."""
+    import copy
+
+    limit = pt_model.config.text_config.max_position_embeddings
+    long = copy.copy(tiny_tokenizer)
+    long.max_length = 77
+    names = ["cat " * 20, "dog"]
+    got = Segmenter(pt_model, long).text_embeddings(names, templates=1)
+    cut = copy.copy(tiny_tokenizer)
+    cut.max_length = limit
+    np.testing.assert_array_equal(got, Segmenter(pt_model, cut).text_embeddings(names, templates=1))
+    assert long.max_length == 77  # the caller's tokenizer is left as it was
+    with pytest.raises(ValueError, match="top_k must be an integer >= 1"):
+        Segmenter(pt_model, cut).segment([], ["cat"], top_k=0)
