@@ -47,6 +47,9 @@ def check_request(format: str, parts: str, opset: int | None) -> None:
                          f"Received: format={format!r}, opset={opset!r}")
     if format == "torch-export" and parts != "full":
         raise ValueError(f"torch-export writes the full graph: parts must be 'full'. Received: parts={parts!r}")
+    if format == "saved-model" and parts != "full":  # it was accepted and recorded, and the same archive written
+        raise ValueError(f"saved-model writes one archive with the signatures image_features, text_features and "
+                         f"segment (the towers included): parts must be 'full'. Received: parts={parts!r}")
 
 
 def load_source(checkpoint) -> tuple[str, GroupViTConfig, dict[str, np.ndarray]]:

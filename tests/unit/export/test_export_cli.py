@@ -141,6 +141,7 @@ def test_output_is_all_or_nothing(tiny_checkpoint, tmp_path, monkeypatch):
     (dict(parts="vision"), r"parts must be one of \['full', 'towers'\]. Received: parts='vision'"),
     (dict(opset=9), r"opset applies to format 'onnx' and must be an integer in \[17, 23\]. Received: .*opset=9"),
     (dict(format="torch-export", parts="towers"), "torch-export writes the full graph"),
+    (dict(format="saved-model", parts="towers"), "saved-model writes one archive .* parts must be 'full'"),
     (dict(image_size=32), r"image_size must be a positive multiple of the patch size 3x3. Received: image_size=32"),
 ])
 def test_bad_requests_are_refused_before_writing(tiny_checkpoint, tmp_path, kwargs, match):
