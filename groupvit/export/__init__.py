@@ -40,6 +40,15 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, 
     metadata.check_request(format, parts, opset)
     source, config, weights = metadata.load_source(checkpoint)
     size = metadata.trace_size(config, image_size)
+    if format == "saved-model" and config.vision_config.grouping_stages:  # its segment signature, at that size
+        from groupvit.token_grid import feature_grid
+
+        (ph, pw), (h, w) = config.vision_config.patch_hw, size
+        try:
+            feature_grid(h, w, (h // ph) * (w // pw))
+        except ValueError as error:
+            raise ValueError(f"The saved-model's segment signature needs a token grid at the traced size "
+                             f"{h}x{w} (--image-size): {error}") from None
     if format == "onnx":
         from groupvit.export.onnx_export import write_onnx as writer
     elif format == "torch-export":

@@ -187,3 +187,12 @@ def test_verify_an_export_of_a_model_whose_size_is_not_a_multiple_of_the_patch(t
     assert main(["export", checkpoint, str(out), "--parts", "towers"]) == 0
     assert main(["verify", str(out)]) == 0, capsys.readouterr().err
     assert "OK:" in capsys.readouterr().out
+
+
+def test_a_saved_model_whose_segment_signature_has_no_token_grid_is_refused_clearly(tmp_path):
+    """40 x 24 px of patch 8 x 4 hold 5 x 6 tokens, which the reference grid rule cannot read (a guess of 7 x 4):
+    the export failed deep in Keras' tracing; now the size and the rule are named before anything is written."""
+    checkpoint = write_checkpoint(tmp_path / "ckpt", vision={"image_size": [40, 24], "patch_size": [8, 4]})
+    with pytest.raises(ValueError, match="segment signature needs a token grid at the traced size 40x24"):
+        export_checkpoint(checkpoint, tmp_path / "out", format="saved-model")
+    assert not (tmp_path / "out").exists()
