@@ -242,20 +242,24 @@ def test_a_sharded_tower_checkpoint_of_the_port_loads(tmp_path, tower):
 def test_get_features_return_what_transformers_5_returns():
     """transformers 5 returns the tower's outputs with the projected features as pooler_output (4.x returned the
     features); return_dict=False gives the tuple."""
-    config = tiny_config()
-    ours, ref, _ = build_pair(config, seed=8)
-    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=3, length=6)
     with torch.no_grad():
-        for name, args in (("get_text_features", dict(input_ids=ids, attention_mask=mask)),
-                           ("get_image_features", dict(pixel_values=pixels))):
-            a, b = getattr(ours, name)(**args), getattr(ref, name)(**args)
+        for name, ours, ref, args in _feature_calls(tiny_config(), seed=8):
+            a, b = ours(**args), ref(**args)
             assert type(b).__name__ == "BaseModelOutputWithPooling"
             assert_close(a.pooler_output, b.pooler_output, ATOL, name)
             assert_close(a.last_hidden_state, b.last_hidden_state, ATOL, name)
-            a_tuple, b_tuple = getattr(ours, name)(**args, return_dict=False), getattr(ref, name)(**args,
-                                                                                               return_dict=False)
+            a_tuple, b_tuple = ours(**args, return_dict=False), ref(**args, return_dict=False)
             assert isinstance(a_tuple, tuple) and len(a_tuple) == len(b_tuple)
             assert_close(a_tuple[1], b_tuple[1], ATOL, name)
+
+
+def _feature_calls(config, seed: int):
+    """(name, our method, the port's method, its inputs) of get_text_features and get_image_features."""
+    ours, ref, _ = build_pair(config, seed=seed)
+    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=3, length=6)
+    for name, args in (("get_text_features", dict(input_ids=ids, attention_mask=mask)),
+                       ("get_image_features", dict(pixel_values=pixels))):
+        yield name, getattr(ours, name), getattr(ref, name), args
 
 
 def test_our_sharded_save_loads_in_transformers_and_the_helpers_agree(tmp_path):
@@ -325,12 +329,9 @@ def test_get_features_take_their_flags_where_transformers_5_does(where):
     get_*_features' defaults, the top-level config's are not (ours read the top-level ones)."""
     flags = {"output_hidden_states": True, "output_attentions": True}
     config = (tiny_config(text=flags, vision=flags) if where == "tower" else tiny_config(**flags))
-    ours, ref, _ = build_pair(config, seed=9)
-    pixels, ids, mask = inputs_for(config, n_images=2, n_texts=3, length=6)
     with torch.no_grad():
-        for name, args in (("get_text_features", dict(input_ids=ids, attention_mask=mask)),
-                           ("get_image_features", dict(pixel_values=pixels))):
-            a, b = getattr(ours, name)(**args), getattr(ref, name)(**args)
+        for name, ours, ref, args in _feature_calls(config, seed=9):
+            a, b = ours(**args), ref(**args)
             for field in ("hidden_states", "attentions"):
                 assert (getattr(a, field) is None) == (getattr(b, field) is None), (name, field)
             if b.hidden_states is not None:
