@@ -194,6 +194,13 @@ def segmentation_preprocess(
     image = _check_image(image)
     if long_side is None:
         long_side = authors_long_side(short_side) if short_side >= 1 else short_side  # a bad size is named below
-    image = resize(image, *rescale_size(*image.shape[:2], short_side, long_side), resample)
+    height, width = rescale_size(*image.shape[:2], short_side, long_side)
+    Image, _ = _pil()
+    limit = Image.MAX_IMAGE_PIXELS or 89_478_485  # Pillow's own bound on a decoded image (None: turned off)
+    if height * width > limit:  # (a short side of 100000 took 22.7 GB before failing)
+        raise ValueError(f"The image resized to short side {short_side} would be {height}x{width} = {height * width} "
+                         f"pixels, over Pillow's limit of {limit}: choose a smaller short side. Received: "
+                         f"{image.shape[0]}x{image.shape[1]} px, short_side={short_side}")
+    image = resize(image, height, width, resample)
     pixels = (image.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[None], dtype=np.float32)

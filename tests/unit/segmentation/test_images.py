@@ -137,3 +137,10 @@ def test_an_image_over_pillows_pixel_limit_is_a_clear_error(tmp_path, monkeypatc
     for read in (images.load_rgb, images.check_image_file):
         with pytest.raises(ValueError, match="readable image.*exceeds limit"):
             read(path)
+
+
+def test_a_short_side_that_would_make_a_giant_image_is_refused_before_resizing(rgb):
+    """`--short-side 100000` on an 80 x 64 image asked for 125000 x 100000 pixels (22.7 GB before it failed)."""
+    with pytest.raises(ValueError, match="would be .* pixels, over Pillow's limit .* short_side=100000"):
+        images.segmentation_preprocess(rgb, short_side=100000)
+    assert images.segmentation_preprocess(rgb, short_side=18).shape == (1, 3, 18, 26)
