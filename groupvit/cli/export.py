@@ -37,4 +37,8 @@ def run(args: argparse.Namespace) -> int:
     files = sorted(os.listdir(out))
     print(f"exported {args.checkpoint} as {args.format} ({args.parts}) to {out}: {', '.join(files)}",
           file=sys.stderr)
+    if "tokenizer.json" not in files and not {"vocab.json", "merges.txt"} <= set(files):
+        print("note: the checkpoint holds no tokenizer files (tokenizer.json, or vocab.json + merges.txt), so the "
+              "export takes token ids only; `groupvit segment --backend onnx` and `load_segmenter` need them in "
+              f"{out}", file=sys.stderr)
     return 0

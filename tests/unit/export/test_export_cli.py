@@ -196,3 +196,17 @@ def test_a_saved_model_whose_segment_signature_has_no_token_grid_is_refused_clea
     with pytest.raises(ValueError, match="segment signature needs a token grid at the traced size 40x24"):
         export_checkpoint(checkpoint, tmp_path / "out", format="saved-model")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_without_tokenizer_files_says_what_it_cannot_do(tmp_path, capsys):
+    from groupvit.weights_bridge import save_checkpoint
+    from tiny_configs import tiny_config
+
+    from groupvit.random_checkpoint import random_weights
+
+    config = tiny_config()
+    save_checkpoint(config, random_weights(config, 0), tmp_path / "ckpt")  # no tokenizer beside it
+    assert main(["export", str(tmp_path / "ckpt"), str(tmp_path / "onnx"), "--parts", "towers"]) == 0
+    assert "holds no tokenizer files" in capsys.readouterr().err
+    assert main(["export", write_checkpoint(tmp_path / "with"), str(tmp_path / "onnx2"), "--parts", "towers"]) == 0
+    assert "holds no tokenizer files" not in capsys.readouterr().err
