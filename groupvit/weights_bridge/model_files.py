@@ -4,8 +4,8 @@ A full GroupViT checkpoint is read through `load_checkpoint` (every format of th
 a tower class (text or vision model) takes its part of it. A tower's own checkpoint (a
 config.json of model_type `groupvit_text_model` / `groupvit_vision_model`, written by a tower
 model's `save_pretrained` in either port) holds model.safetensors (PyTorch or TensorFlow names),
-pytorch_model.bin or tf_model.h5, or an index of their shards, read in that order (`from_tf` and
-`use_safetensors` choose among a full checkpoint's files only).
+pytorch_model.bin or tf_model.h5, or an index of their shards, read in that order unless `from_tf` /
+`use_safetensors` choose otherwise, as for a full checkpoint.
 """
 
 from __future__ import annotations
@@ -43,10 +43,16 @@ def _model_type(directory: str) -> str | None:
             return None  # GroupViTConfig.from_pretrained reports the parse error
 
 
+# a tower's own weight files, in transformers' order
+TOWER_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json",
+               "tf_model.h5", "tf_model.h5.index.json")
+
+
 def _read_tower_weights(directory: str, config: GroupViTTextConfig | GroupViTVisionConfig,
-                        lazy: bool = False) -> dict[str, np.ndarray]:
+                        lazy: bool = False, order: tuple[str, ...] = TOWER_FILES) -> dict[str, np.ndarray]:
     """PyTorch-named weights of a tower's own checkpoint: PyTorch files as transformers writes them, or the old Keras
-    2 port's (its tower model's `tf_model.h5`, sharded or not, or safetensors of TensorFlow names)."""
+    2 port's (its tower model's `tf_model.h5`, sharded or not, or safetensors of TensorFlow names); the first of
+    `order` the folder holds."""
     from groupvit.weights_bridge.formats import _same_name, _stored_format
     from groupvit.weights_bridge.keras2_h5 import from_tf_names, read_keras2_h5, read_keras2_h5_shard
 
@@ -76,12 +82,12 @@ def _read_tower_weights(directory: str, config: GroupViTTextConfig | GroupViTVis
         "tf_model.h5.index.json": lambda path: from_tf_names(read_sharded(path, read_keras2_h5_shard, _same_name),
                                                              full, path, prefix=prefix),
     }
-    for name, read in readers.items():  # transformers' order
+    for name in order:
         path = os.path.join(directory, name)
         if os.path.isfile(path):
-            return read(path)
+            return readers[name](path)
     raise FileNotFoundError(
-        f"A text or vision model checkpoint directory must hold one of {list(readers)}. Received: {directory!r} "
+        f"A text or vision model checkpoint directory must hold one of {list(order)}. Received: {directory!r} "
         f"with {sorted(os.listdir(directory))[:10]}"
     )
 
@@ -108,18 +114,19 @@ def pick_weights(path: str, *, subfolder: str = "", prefer_tf: bool = False,
     if not os.path.isdir(path) or (not prefer_tf and use_safetensors is None):
         return path
     if _model_type(path) in (GroupViTTextConfig.model_type, GroupViTVisionConfig.model_type):
-        return path  # a tower's own checkpoint, its files in _read_tower_weights' order
-    order = [name for name in DIRECTORY_ORDER if use_safetensors is None
-             or use_safetensors == name.startswith("safetensors")]
+        names = [n for n in TOWER_FILES if use_safetensors is None or use_safetensors == n.startswith("model.safe")]
+    else:
+        names = [FORMATS[n].file_name for n in DIRECTORY_ORDER if use_safetensors is None
+                 or use_safetensors == n.startswith("safetensors")]
     if prefer_tf:
-        order.sort(key=lambda name: not name.startswith("h5"))
-    for name in order:
-        file = os.path.join(path, FORMATS[name].file_name)
+        names.sort(key=lambda name: not name.startswith("tf_model.h5"))
+    for name in names:
+        file = os.path.join(path, name)
         if os.path.isfile(file):
             return file
     raise FileNotFoundError(
-        f"With use_safetensors={use_safetensors!r}, a checkpoint directory must hold one of "
-        f"{[FORMATS[n].file_name for n in order]}. Received: {path!r} with {sorted(os.listdir(path))[:10]}")
+        f"With use_safetensors={use_safetensors!r}, a checkpoint directory must hold one of {names}. "
+        f"Received: {path!r} with {sorted(os.listdir(path))[:10]}")
 
 
 def config_overrides(config_class: type, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -188,9 +195,14 @@ def load_for_model(
     if config_class is GroupViTConfig:
         return load_checkpoint(path, config=config, lazy=lazy)
     sub_name, prefix = TOWERS[config_class]
-    if os.path.isdir(path) and _model_type(path) == config_class.model_type:
-        config = config or config_class.from_pretrained(path)
-        return config, _read_tower_weights(path, config, lazy)
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    if _model_type(folder) == config_class.model_type:  # the folder, or one weight file of it (pick_weights)
+        if folder != path and os.path.basename(path) not in TOWER_FILES:
+            raise FileNotFoundError(f"A text or vision model's own weight file must be one of {list(TOWER_FILES)}. "
+                                    f"Received: {path!r}")
+        config = config or config_class.from_pretrained(folder)
+        order = TOWER_FILES if folder == path else (os.path.basename(path),)
+        return config, _read_tower_weights(folder, config, lazy, order)
     full_config, weights = load_checkpoint(path, lazy=lazy)
     part = {k: v for k, v in weights.items() if k.startswith(prefix)}
     return config or getattr(full_config, sub_name), part

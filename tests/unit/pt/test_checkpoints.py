@@ -287,3 +287,20 @@ def test_save_pretrained_shards_as_transformers_and_leaves_nothing_stale(tmp_pat
     assert not (tmp_path / "other").exists()
     with pytest.raises(ValueError, match="max_shard_size must be"):
         tiny_model.save_pretrained(tmp_path, max_shard_size="lots")
+
+
+def test_a_tower_folders_files_are_chosen_by_from_tf_and_use_safetensors(tmp_path, tiny_model):
+    """A tower's own checkpoint may hold the old port's tf_model.h5 beside PyTorch files; from_tf=True and
+    use_safetensors choose among them as for a full checkpoint (they were ignored for a tower folder)."""
+    tower = randomize(GroupViTTextModel(tiny_model.config.text_config), seed=4)
+    tower.save_pretrained(tmp_path / "text")
+    (tmp_path / "text" / "tf_model.h5").write_bytes(b"not an h5 file")  # read only when chosen
+    loaded = GroupViTTextModel.from_pretrained(tmp_path / "text")
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), tower.state_dict().values()))
+    for kwargs in ({"from_tf": True}, {"use_safetensors": False}):
+        with pytest.raises(Exception, match="tf_model.h5"):
+            GroupViTTextModel.from_pretrained(tmp_path / "text", **kwargs)
+    (tmp_path / "text" / "tf_model.h5").unlink()
+    with pytest.raises(FileNotFoundError, match="use_safetensors=False, a checkpoint directory must hold one of"):
+        GroupViTTextModel.from_pretrained(tmp_path / "text", use_safetensors=False)
+    assert GroupViTTextModel.from_pretrained(tmp_path / "text", use_safetensors=True) is not None
