@@ -137,6 +137,23 @@ def write_safetensors(weights: dict[str, np.ndarray], path: str | os.PathLike) -
     # np.ascontiguousarray would turn a () scalar into (1,); np.require keeps the shape.
     arrays = {key: np.require(np.asarray(value), requirements="C") for key, value in weights.items()}
     save_file(arrays, os.fspath(path), metadata={"format": "pt"})
+    # safetensors 0.8 creates the file with mode 0600 whatever the umask: give it the mode any other file written
+    # here gets (0666 less the umask), so others on a shared machine can read the model, as they can its config
+    os.chmod(path, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _check_header(path: str | os.PathLike) -> None:

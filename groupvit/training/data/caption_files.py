@@ -23,7 +23,8 @@ class CaptionFileSource(Source):
 
     def _rows(self, skips: SkipCounter) -> Iterator[tuple[int, Any]]:
         if self.path.endswith(".csv"):
-            with open(self.path, encoding="utf-8", errors="replace", newline="") as f:
+            # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
+            with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f:
                 reader = csv.DictReader(f)
                 if reader.fieldnames is None or not {"image", "caption"} <= set(reader.fieldnames):
                     raise ValueError(f"captions.csv must have the columns image and caption. "

@@ -102,3 +102,18 @@ def test_default_size_pt_h5_pt_and_convert_acceptance(tmp_path):
     assert to_h5.parameters == 55_726_609 and to_h5.tensors == len(weights)
     assert to_h5.seconds < 5 and back.seconds < 5, (to_h5.seconds, back.seconds, total)
     print(f"default-size convert: safetensors->h5 {to_h5.seconds:.2f} s, h5->safetensors {back.seconds:.2f} s")
+
+
+def test_safetensors_files_get_the_mode_the_umask_gives_every_other_file(tmp_path, config, weights):
+    """safetensors 0.8 writes 0600 whatever the umask: a model others on the machine could not read."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(config, weights, tmp_path / "ckpt")
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(os.stat(tmp_path / "ckpt" / "model.safetensors").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode) == 0o644

@@ -179,3 +179,14 @@ def test_skip_counter():
     counter.count("b")
     counter.count("a", 2)
     assert counter.as_dict() == {"a": 2, "b": 1} and counter.total == 3
+
+
+def test_a_csv_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """Excel's "CSV UTF-8" starts with a BOM, which became part of the first column's name ("\\ufeffimage")."""
+    folder = write_folder(tmp_path, 4, "csv")
+    path = os.path.join(folder, "captions.csv")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    with open(path, "w", encoding="utf-8-sig") as f:
+        f.write(text)
+    assert [r.caption for r in open_source(folder).refs(0)] == CAPTIONS[:4]
