@@ -132,6 +132,10 @@ def prepare_model_and_tokenizer(
     else:
         raise ValueError("Training needs a model: --config CONFIG.json (a new model) or --init CHECKPOINT. "
                          "Received: neither")
+    height, width = config.vision_config.image_hw
+    if height != width:  # before a tokenizer is trained into OUT: the crops are square (the authors' too)
+        raise ValueError(f"Training crops square images (RandomResizedCrop to image_size): the vision config's "
+                         f"image_size must be square. Received: image_size={[height, width]}")
     tokenizer_dir = _tokenizer_source(run, resume_from)
     context = config.text_config.max_position_embeddings
     tokenizer = load_tokenizer(tokenizer_dir, max_length=context)

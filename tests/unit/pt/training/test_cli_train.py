@@ -395,3 +395,18 @@ def test_an_evaluation_with_no_score_is_logged_as_null_and_training_goes_on(data
     with open(out / "eval.jsonl", encoding="utf-8") as f:
         entries = [json.loads(line) for line in f]
     assert [(e["step"], e["miou"]) for e in entries] == [(2, None)]
+
+
+def test_a_non_square_image_size_is_refused_before_anything_is_written(dataset, tmp_path, capsys):
+    """The crops are square; a [32, 16] config crashed at the first step on a shape mismatch (both backends)."""
+    from tiny_configs import tiny_config
+
+    data, _ = dataset
+    config = tiny_config("two_grouping", text=dict(vocab_size=700, max_position_embeddings=12),
+                         vision=dict(image_size=[30, 15]))
+    path = tmp_path / "config.json"
+    path.write_text(config.to_json_string())
+    out = tmp_path / "run"
+    assert _train(data, str(path), out, "--steps", "2") == 1
+    assert "image_size must be square. Received: image_size=[30, 15]" in capsys.readouterr().err
+    assert not out.exists()
