@@ -151,6 +151,14 @@ def train(run: TrainRun) -> dict[str, Any]:
         if created_out and env_rank() == 0:  # a run that fails before its first step leaves nothing behind
             shutil.rmtree(run.out, ignore_errors=True)
         raise
+    summary_path = os.path.join(run.out, SUMMARY_NAME)
+    if start >= total and os.path.isfile(summary_path):  # a finished run resumed: nothing to train or rewrite
+        if rank == 0:  # (its summary was rewritten with an empty "final" and halved skip counts)
+            print(f"The run in {run.out} is complete ({total} steps): nothing to resume; its files are unchanged.")
+        with open(summary_path, encoding="utf-8") as f:
+            summary = json.load(f)
+        trainer.close()
+        return summary
     log_path, eval_path = os.path.join(run.out, LOG_NAME), os.path.join(run.out, EVAL_LOG_NAME)
     if rank == 0:
         os.makedirs(run.out, exist_ok=True)

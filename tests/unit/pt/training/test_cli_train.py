@@ -410,3 +410,17 @@ def test_a_non_square_image_size_is_refused_before_anything_is_written(dataset, 
     assert _train(data, str(path), out, "--steps", "2") == 1
     assert "image_size must be square. Received: image_size=[30, 15]" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_resuming_a_finished_run_changes_nothing(dataset, tmp_path, capsys):
+    """--resume of a run that reached its last step rewrote summary.json with an empty "final", zero images/s and
+    listing skips subtracted; now it says the run is complete and leaves every file as it was."""
+    data, config = dataset
+    out = tmp_path / "run"
+    assert _train(data, config, out, "--steps", "2", "--save-every", "2") == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert _train(data, config, out, "--steps", "2", "--save-every", "2", "--resume") == 0
+    assert "is complete (2 steps): nothing to resume" in capsys.readouterr().out
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert json.loads((out / "summary.json").read_text())["final"]["step"] == 2
