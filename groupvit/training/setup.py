@@ -136,6 +136,12 @@ def prepare_model_and_tokenizer(
     if height != width:  # before a tokenizer is trained into OUT: the crops are square (the authors' too)
         raise ValueError(f"Training crops square images (RandomResizedCrop to image_size): the vision config's "
                          f"image_size must be square. Received: image_size={[height, width]}")
+    if not config.vision_config.grouping_stages:  # nothing to segment, and no groups to name
+        needing = [flag for flag, on in (("--eval-data", run.eval_data is not None),
+                                         ("--grouped-multi-label", run.grouped_multi_label)) if on]
+        if needing:
+            raise ValueError(f"{' and '.join(needing)} need a vision config with a grouping stage (group tokens). "
+                             f"Received: num_group_tokens={config.vision_config.num_group_tokens}")
     tokenizer_dir = _tokenizer_source(run, resume_from)
     context = config.text_config.max_position_embeddings
     tokenizer = load_tokenizer(tokenizer_dir, max_length=context)

@@ -424,3 +424,22 @@ def test_resuming_a_finished_run_changes_nothing(dataset, tmp_path, capsys):
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert json.loads((out / "summary.json").read_text())["final"]["step"] == 2
+
+
+def test_options_that_need_groups_are_refused_for_a_model_without_a_grouping_stage(dataset, tmp_path, capsys):
+    """--eval-data logged "Segmentation needs at least one grouping stage" at every checkpoint; --grouped-multi-label
+    trained without a word."""
+    from groupvit.configs import GroupViTConfig
+    from tiny_configs import tiny_config
+
+    data, _ = dataset
+    base = tiny_config(text=dict(vocab_size=700, max_position_embeddings=12)).to_dict()
+    base["vision_config"].update(depths=[2], num_group_tokens=[0], num_output_groups=[0], num_hidden_layers=2)
+    path = tmp_path / "config.json"
+    path.write_text(GroupViTConfig.from_dict(base).to_json_string())
+    voc = tmp_path / "voc"
+    assert main(["shapes", str(voc), "--scenes", "2", "--seed", "2", "--layout", "voc", "--size", "32"]) == 0
+    for option in (["--eval-data", str(voc)], ["--grouped-multi-label"]):
+        assert _train(data, str(path), tmp_path / "run", "--steps", "2", *option) == 1
+        assert f"{option[0]} need a vision config with a grouping stage" in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()
