@@ -20,3 +20,9 @@ def feature_grid(height: int, width: int, num_tokens: int) -> tuple[int, int]:
             f"Received: image {height}x{width}, grid guess {grid_h}x{grid_w}"
         )
     return grid_h, grid_w
+
+
+def patch_grid(height: int, width: int, patch_hw: tuple[int, int]) -> tuple[int, int]:
+    """`feature_grid` of the whole patches an image of height x width holds (a partial last patch is dropped)."""
+    ph, pw = patch_hw
+    return feature_grid(height, width, (height // ph) * (width // pw))

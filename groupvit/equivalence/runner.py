@@ -59,14 +59,13 @@ def can_segment(config, height: int, width: int) -> bool:
     """Whether segmentation maps exist to compare: the model has a grouping stage and the reference grid rule
     (groupvit.token_grid) reads its tokens at this image size (e.g. not 23 x 23 px of patch 2). A model or size
     without them is compared on every other output."""
-    from groupvit.token_grid import feature_grid
+    from groupvit.token_grid import patch_grid
 
     vision = config.vision_config
     if not vision.grouping_stages:
         return False
-    ph, pw = vision.patch_hw
     try:
-        feature_grid(height, width, (height // ph) * (width // pw))
+        patch_grid(height, width, vision.patch_hw)
     except ValueError:
         return False
     return True

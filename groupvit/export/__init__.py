@@ -41,11 +41,11 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, 
     source, config, weights = metadata.load_source(checkpoint)
     size = metadata.trace_size(config, image_size)
     if format == "saved-model" and config.vision_config.grouping_stages:  # its segment signature, at that size
-        from groupvit.token_grid import feature_grid
+        from groupvit.token_grid import patch_grid
 
-        (ph, pw), (h, w) = config.vision_config.patch_hw, size
+        h, w = size
         try:
-            feature_grid(h, w, (h // ph) * (w // pw))
+            patch_grid(h, w, config.vision_config.patch_hw)
         except ValueError as error:
             raise ValueError(f"The saved-model's segment signature needs a token grid at the traced size "
                              f"{h}x{w} (--image-size): {error}") from None
