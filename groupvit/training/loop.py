@@ -73,6 +73,19 @@ def _rewrite_log(path: str, keep_through_step: int) -> None:
     write_text(path, "".join(kept))
 
 
+def _discard_out(path: str, keep_folder: bool) -> None:
+    """Undo a failed run's writes: remove the folder it made, or empty the empty folder it was given."""
+    if not keep_folder:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    for name in os.listdir(path) if os.path.isdir(path) else ():
+        target = os.path.join(path, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            os.remove(target)
+
+
 def _progress(run: TrainRun, total: int, start: int, rank: int):
     if not run.progress or rank != 0:
         return None
@@ -87,7 +100,9 @@ def train(run: TrainRun) -> dict[str, Any]:
     from groupvit.training.data import AugmentConfig, TrainBatches, open_source
 
     resume_from = check_output_folder(run)
-    created_out = not os.path.exists(run.out)  # before the setup writes into it (a trained tokenizer)
+    # Before the setup writes into it (a trained tokenizer): a run that fails early leaves the folder as it found it.
+    existed_empty = os.path.isdir(run.out) and not os.listdir(run.out)
+    created_out = existed_empty or not os.path.exists(run.out)
     try:
         saved: dict[str, Any] | None = None
         optimizer_arrays = None
@@ -149,7 +164,7 @@ def train(run: TrainRun) -> dict[str, Any]:
             trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
     except BaseException:
         if created_out and env_rank() == 0:  # a run that fails before its first step leaves nothing behind
-            shutil.rmtree(run.out, ignore_errors=True)
+            _discard_out(run.out, existed_empty)
         raise
     summary_path = os.path.join(run.out, SUMMARY_NAME)
     if start >= total and os.path.isfile(summary_path):  # a finished run resumed: nothing to train or rewrite
@@ -243,7 +258,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         # a resumed run's log is cut back to where it resumed.
         if rank == 0 and not saves:
             if created_out:
-                shutil.rmtree(run.out, ignore_errors=True)
+                _discard_out(run.out, existed_empty)
             elif resume_from:
                 _rewrite_log(log_path, start)
                 _rewrite_log(eval_path, start)

@@ -325,6 +325,19 @@ def test_nothing_usable_fails_clearly_and_leaves_no_model(dataset, tmp_path, cap
     assert not out.exists()  # BASE trains a tokenizer into OUT/tokenizer/ first: the folder goes too
 
 
+def test_a_failed_run_leaves_a_given_empty_folder_empty(dataset, tmp_path, capsys):
+    """An empty --out the user made stays, emptied of what the run wrote before failing (its trained tokenizer)."""
+    _, config = dataset
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "captions.jsonl").write_text(json.dumps({"image": "missing.png", "caption": "a cat"}) + "\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    assert _train(str(empty), config, out, "--steps", "3") == 1
+    assert "missing_image" in capsys.readouterr().err
+    assert out.is_dir() and os.listdir(out) == []
+
+
 def test_output_folder_rules(dataset, tmp_path, capsys):
     data, config = dataset
     assert _train(data, config, os.path.join(data, "run"), "--steps", "1") == 1
