@@ -111,6 +111,18 @@ def _fit_config_to_tokenizer(config: GroupViTConfig, tokenizer: ClipTokenizer, f
     return config
 
 
+def _differences(a: dict, b: dict, prefix: str = "") -> list[tuple[str, tuple]]:
+    """(dotted key, (value in a, value in b)) for every leaf where two config dicts differ."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, dict) and isinstance(y, dict):
+            out.extend(_differences(x, y, f"{prefix}{key}."))
+        elif x != y:
+            out.append((f"{prefix}{key}", (x, y)))
+    return out
+
+
 def prepare_model_and_tokenizer(
     run: TrainRun, resume_from: str | None
 ) -> tuple[GroupViTConfig, dict[str, np.ndarray] | None, ClipTokenizer, dict[str, bytes]]:
@@ -124,9 +136,13 @@ def prepare_model_and_tokenizer(
         config, weights = load_checkpoint(run.init)
         if run.config:
             given = GroupViTConfig.from_pretrained(run.config)
-            if given.to_dict() != config.to_dict():
-                raise ValueError(f"--config must equal the --init checkpoint's config (or be left out). "
-                                 f"Received: {run.config!r}, which differs from {run.init!r}'s config.json")
+            differing = _differences(given.to_dict(), config.to_dict())
+            if differing:
+                shown = "; ".join(f"{k}: {a!r} here, {b!r} in --init" for k, (a, b) in differing[:8])
+                more = f" (and {len(differing) - 8} more)" if len(differing) > 8 else ""
+                raise ValueError(f"--config must equal the --init checkpoint's config (or be left out: the "
+                                 f"checkpoint's is used). Received: {run.config!r}, which differs from {run.init!r}'s "
+                                 f"config in {shown}{more}")
     elif run.config:
         config = GroupViTConfig.from_pretrained(run.config)
     else:

@@ -338,6 +338,19 @@ def test_a_failed_run_leaves_a_given_empty_folder_empty(dataset, tmp_path, capsy
     assert out.is_dir() and os.listdir(out) == []
 
 
+def test_a_config_differing_from_the_init_checkpoints_names_the_fields(dataset, tmp_path, capsys):
+    """A run from scratch takes its trained tokenizer's special ids, so its config differs from the --config it
+    was given; starting from it with that --config again is refused, naming the fields that differ."""
+    data, config = dataset
+    first = tmp_path / "first"
+    assert _train(data, config, first, "--steps", "1") == 0
+    capsys.readouterr()
+    assert _train(data, config, tmp_path / "second", "--steps", "1", "--init", str(first)) == 1
+    err = capsys.readouterr().err
+    assert "text_config.eos_token_id" in err and "text_config.pad_token_id" in err, err
+    assert not (tmp_path / "second").exists()
+
+
 def test_output_folder_rules(dataset, tmp_path, capsys):
     data, config = dataset
     assert _train(data, config, os.path.join(data, "run"), "--steps", "1") == 1
