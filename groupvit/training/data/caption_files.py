@@ -8,7 +8,7 @@ import os
 from typing import Any, Iterator
 
 from groupvit.training.data.skips import SkipCounter
-from groupvit.training.data.sources import SampleError, SampleRef, Source, parse_nouns
+from groupvit.training.data.sources import SampleError, SampleRef, Source, parse_nouns, usable_caption
 
 
 class CaptionFileSource(Source):
@@ -52,7 +52,8 @@ class CaptionFileSource(Source):
             if caption is None:
                 skips.count("missing_caption")
                 continue
-            if not isinstance(caption, str) or not caption.strip():
+            caption = usable_caption(caption)
+            if caption is None:
                 skips.count("empty_caption")
                 continue
             try:
@@ -65,7 +66,7 @@ class CaptionFileSource(Source):
             if not image or not os.path.isfile(path):
                 skips.count("missing_image")
                 continue
-            yield SampleRef(key=f"{number}:{image}", caption=caption.strip(), nouns=nouns, path=path)
+            yield SampleRef(key=f"{number}:{image}", caption=caption, nouns=nouns, path=path)
 
     def read_bytes(self, ref: SampleRef) -> bytes:
         try:

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
+from groupvit.tokenizer import clean_text
 from groupvit.training.data.skips import SkipCounter
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
@@ -82,6 +83,17 @@ def decode_image(data: bytes, key: str) -> np.ndarray:
             return to_rgb(ImageOps.exif_transpose(opened))
     except Exception as err:  # noqa: BLE001 - Pillow's plugins raise many types on corrupt bytes
         raise SampleError("unreadable_image", f"The image must decode. Received: key={key!r} ({err})") from err
+
+
+def usable_caption(value: object) -> str | None:
+    """The caption trained on (stripped), or None when it is not a string or nothing of it is left after CLIP's
+    text cleaning (HTML entities such as "&nbsp;" and Unicode spaces clean to nothing): a caption of no tokens."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if ("&" in text or not text.isascii()) and not clean_text(text):
+        return None
+    return text
 
 
 def parse_nouns(value: object) -> tuple[str, ...] | None:

@@ -15,7 +15,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from groupvit.training.data.skips import SkipCounter
-from groupvit.training.data.sources import IMAGE_EXTENSIONS, SampleError, SampleRef, Source, parse_nouns
+from groupvit.training.data.sources import IMAGE_EXTENSIONS, SampleError, SampleRef, Source, parse_nouns, \
+    usable_caption
 
 _BLOCK = 512  # tar block size; an intact archive ends with zero blocks
 
@@ -112,11 +113,12 @@ class TarShardSource(Source):
         if caption is None:
             skips.count("missing_caption")
             return None
-        if not isinstance(caption, str) or not caption.strip():
+        caption = usable_caption(caption)
+        if caption is None:
             skips.count("empty_caption")
             return None
         name, offset, size = image
-        return SampleRef(key=key, caption=caption.strip(), nouns=nouns, path=shard, member=name,
+        return SampleRef(key=key, caption=caption, nouns=nouns, path=shard, member=name,
                          offset=offset, size=size)
 
     def read_bytes(self, ref: SampleRef) -> bytes:

@@ -87,6 +87,7 @@ def test_caption_file_skip_reasons_are_counted(tmp_path):
     rows = [{"image": f"images/{i:03d}.png", "caption": f"caption {i}"} for i in range(4)]
     rows += [{"image": "images/gone.png", "caption": "missing file"},
              {"image": "images/000.png", "caption": "   "},
+             {"image": "images/000.png", "caption": "&nbsp; \u3000&amp;nbsp;"},  # nothing left after CLIP's cleaning
              {"image": "images/000.png"},
              {"image": "images/000.png", "caption": "x", "nouns": 3},
              {"image": "images/bad.png", "caption": "corrupt bytes"}]
@@ -94,7 +95,7 @@ def test_caption_file_skip_reasons_are_counted(tmp_path):
     source = open_source(tmp_path)
     refs = list(source.refs(0))
     assert [r.caption for r in refs] == [f"caption {i}" for i in range(4)] + ["corrupt bytes"]
-    assert source.skips.as_dict() == {"bad_json": 2, "bad_nouns": 1, "empty_caption": 1,
+    assert source.skips.as_dict() == {"bad_json": 2, "bad_nouns": 1, "empty_caption": 2,
                                       "missing_caption": 1, "missing_image": 1}
     with pytest.raises(SampleError) as caught:
         source.load_image(refs[-1])
@@ -118,6 +119,7 @@ def test_tar_skip_reasons_are_counted(tmp_path):
         ("b.txt", b"no image here"),
         ("c.png", png_bytes(1)),  # no caption
         ("d.png", png_bytes(2)), ("d.txt", b"  \n"),
+        ("i.png", png_bytes(6)), ("i.txt", "&nbsp;\u2003".encode()),  # nothing left after CLIP's cleaning
         ("e.png", png_bytes(3)), ("e.json", b"{not json"),
         ("f.jpg", b"garbage bytes"), ("f.json", json.dumps({"caption": "corrupt"}).encode()),
         ("dir/g.png", png_bytes(4)), ("dir/g.txt", b"key up to the first dot"),
@@ -126,7 +128,7 @@ def test_tar_skip_reasons_are_counted(tmp_path):
     source = open_source(tmp_path / "00000.tar")
     refs = list(source.refs(0))
     assert [(r.key, r.caption) for r in refs] == [("a", "fine"), ("f", "corrupt"), ("dir/g", "key up to the first dot")]
-    assert source.skips.as_dict() == {"bad_json": 1, "empty_caption": 1, "missing_caption": 1, "no_image_member": 2}
+    assert source.skips.as_dict() == {"bad_json": 1, "empty_caption": 2, "missing_caption": 1, "no_image_member": 2}
     with pytest.raises(SampleError, match="must decode"):
         source.load_image(refs[1])
 
