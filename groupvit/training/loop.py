@@ -280,10 +280,11 @@ def train(run: TrainRun) -> dict[str, Any]:
 
     save(total)
     wall = time.perf_counter() - began
-    skips_per_rank = trainer.gather_objects(batches.skips.as_dict())
+    counts = trainer.gather_objects({"all": batches.skips.as_dict(), "decode": batches.decode_skips.as_dict()})
     summary = {"backend": run.backend, "world_size": world, "steps": total, "resumed_from_step": start,
                "wall_s": round(wall, 3), "images_per_s": round((total - start) * run.batch_size / max(wall, 1e-9), 3),
-               "final": last, "skipped": skips_per_rank[0], "skipped_per_rank": skips_per_rank, "out": run.out}
+               "final": last, "skipped": run_skips(counts), "skipped_per_rank": [c["all"] for c in counts],
+               "out": run.out}
     if run.eval_data is not None and rank == 0:
         summary["eval"] = best_and_last(run.out)
     if rank == 0:
@@ -291,6 +292,17 @@ def train(run: TrainRun) -> dict[str, Any]:
         write_text(os.path.join(run.out, SUMMARY_NAME), json.dumps(summary, indent=1))
     trainer.close()  # waits for every rank first
     return summary
+
+
+def run_skips(counts: list[dict[str, dict[str, int]]]) -> dict[str, int]:
+    """The run's skipped samples by reason from each rank's {"all": ..., "decode": ...} counts: every rank lists
+    every ref (the same listing skips), each decodes its own share, so rank 0's counts plus the other ranks'
+    decoding skips."""
+    total = dict(counts[0]["all"])
+    for other in counts[1:]:
+        for reason, n in other["decode"].items():
+            total[reason] = total.get(reason, 0) + n
+    return dict(sorted(total.items()))
 
 
 def weights_names(config: GroupViTConfig) -> list[str]:

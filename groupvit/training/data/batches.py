@@ -77,6 +77,10 @@ class TrainBatches:
         return self.stream.skips
 
     @property
+    def decode_skips(self) -> SkipCounter:
+        return self.stream.decode_skips
+
+    @property
     def local_batch(self) -> int:
         return self.stream.local_batch
 

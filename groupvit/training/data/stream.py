@@ -129,6 +129,9 @@ class SampleStream:
         self._consumed, self._epoch, self._epoch_start = 0, 0, 0
         self._epoch_size = 0
         self._listing: dict[int, SkipCounter] = {}  # epoch -> the skips its listing has counted so far
+        # The samples this rank failed to decode (also in `skips`): every rank lists the same refs, so a run's
+        # total is one rank's listing skips plus every rank's decoding skips.
+        self.decode_skips = SkipCounter()
         self._active: Iterator | None = None
 
     @property
@@ -188,6 +191,7 @@ class SampleStream:
                 self._consumed, self._epoch, self._epoch_start = self._consumed + 1, epoch, start
                 if not ok:
                     self.skips.count(value)
+                    self.decode_skips.count(value)
                     failures += 1
                     if failures >= self._epoch_size > 0:
                         raise ValueError(
@@ -227,7 +231,8 @@ class SampleStream:
             for reason, n in counter.as_dict().items():
                 relisted[reason] = relisted.get(reason, 0) + n
         return {"consumed": self._consumed, "epoch": self._epoch, "epoch_start": self._epoch_start,
-                "next_position": self.position_of(self._consumed), "listing_skips": relisted, **config}
+                "next_position": self.position_of(self._consumed), "listing_skips": relisted,
+                "decode_skips": self.decode_skips.as_dict(), **config}
 
     def restore(self, state: dict[str, int], skipped: dict[str, int] | None = None) -> None:
         """Continue from `state()`: the next batch lists (without decoding) from the saved epoch's start.
@@ -244,6 +249,7 @@ class SampleStream:
         self.close()
         self._consumed, self._epoch, self._epoch_start = (int(state[k]) for k in ("consumed", "epoch", "epoch_start"))
         self._listing.clear()
+        self.decode_skips.restore(state.get("decode_skips", {}))  # absent from checkpoints of before 2026-12-08
         if skipped is not None:
             relisted = state.get("listing_skips", {})
             self.skips.restore({k: int(n) - int(relisted.get(k, 0)) for k, n in skipped.items()})

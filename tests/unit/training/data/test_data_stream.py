@@ -135,3 +135,26 @@ def test_num_samples_lists_one_epoch_without_counting_skips(tmp_path):
     stream = SampleStream(open_source(folder), 4, 0, 1, seed=0)
     assert stream.num_samples() == 11
     assert stream.skips.total == 0
+
+
+def test_a_runs_skips_are_one_ranks_listing_and_every_ranks_decoding(tmp_path):
+    """Each rank lists every ref (the same listing skips) and decodes its own share: the run's count is rank 0's
+    counts plus the other ranks' decoding skips, and the decoding counts continue across a restore."""
+    from groupvit.training.loop import run_skips
+
+    folder = write_folder(tmp_path, 8)
+    for name in ("001.png", "006.png"):  # position p is row p (no shuffle): rank 0 owns 6, rank 1 owns 1
+        (tmp_path / "images" / name).write_bytes(b"corrupt")
+    with open(tmp_path / "captions.jsonl", "a", encoding="utf-8") as f:
+        f.write("{broken json\n")  # a listing skip, counted by every rank
+    streams = [SampleStream(open_source(folder), 2, r, 2, seed=0, shuffle_buffer=0) for r in range(2)]
+    for stream in streams:
+        _steps(stream, 4)
+    counts = [{"all": s.skips.as_dict(), "decode": s.decode_skips.as_dict()} for s in streams]
+    # rank 0 decodes positions 0, 2, 4, 6 (skipped), 8; rank 1: 1 (skipped), 3, 5, 7, 9 (row 1 again, skipped), 11
+    assert [c["decode"] for c in counts] == [{"unreadable_image": 1}, {"unreadable_image": 2}]
+    total = run_skips(counts)
+    assert total["unreadable_image"] == 3 and total["bad_json"] == counts[0]["all"]["bad_json"] >= 1
+    resumed = SampleStream(open_source(folder), 2, 1, 2, seed=0, shuffle_buffer=0)
+    resumed.restore(streams[1].state(), streams[1].skips.as_dict())
+    assert resumed.decode_skips.as_dict() == {"unreadable_image": 2}
