@@ -313,29 +313,21 @@ def test_a_log_line_broken_before_the_last_is_a_clear_error(dataset, tmp_path, c
     assert "line 2 of" in capsys.readouterr().err
 
 
-def test_nothing_usable_fails_clearly_and_leaves_no_model(dataset, tmp_path, capsys):
+@pytest.mark.parametrize("given_empty", [False, True], ids=["new-out", "empty-out"])
+def test_nothing_usable_fails_clearly_and_leaves_no_model(dataset, tmp_path, capsys, given_empty):
+    """BASE trains a tokenizer into OUT/tokenizer/ first: a folder the run made goes; an empty one the user made
+    stays, emptied."""
     _, config = dataset
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "captions.jsonl").write_text(json.dumps({"image": "missing.png", "caption": "a cat"}) + "\n")
     out = tmp_path / "run"
+    if given_empty:
+        out.mkdir()
     assert _train(str(empty), config, out, "--steps", "3") == 1
     err = capsys.readouterr().err
     assert "missing_image" in err, err
-    assert not out.exists()  # BASE trains a tokenizer into OUT/tokenizer/ first: the folder goes too
-
-
-def test_a_failed_run_leaves_a_given_empty_folder_empty(dataset, tmp_path, capsys):
-    """An empty --out the user made stays, emptied of what the run wrote before failing (its trained tokenizer)."""
-    _, config = dataset
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    (empty / "captions.jsonl").write_text(json.dumps({"image": "missing.png", "caption": "a cat"}) + "\n")
-    out = tmp_path / "run"
-    out.mkdir()
-    assert _train(str(empty), config, out, "--steps", "3") == 1
-    assert "missing_image" in capsys.readouterr().err
-    assert out.is_dir() and os.listdir(out) == []
+    assert (os.listdir(out) == []) if given_empty else not out.exists()
 
 
 def test_a_config_differing_from_the_init_checkpoints_names_the_fields(dataset, tmp_path, capsys):
