@@ -246,13 +246,21 @@ def train(run: TrainRun) -> dict[str, Any]:
                 if step % run.save_every == 0 and step < total:
                     save(step)
                 if stop.requested and step < total:
-                    raise TrainingStopped(stop.signum)
-    except KeyboardInterrupt:
+                    raise TrainingStopped(stop.signum, at_boundary=True)
+    except KeyboardInterrupt as err:
         interrupted = True
-        if step > start:
+        if not getattr(err, "at_boundary", False):
+            # Stopped inside a step (a second signal, or an interrupt the handler did not see): the data stream
+            # may be a batch ahead of the weights, so the state is not saved; the last checkpoint stands.
+            if rank == 0:
+                last_saved = f"the last checkpoint is step {saves[-1]}" if saves else "no checkpoint was saved"
+                print(f"\nstopped at once inside step {step + 1}: nothing saved, {last_saved}")
+        elif step > start and not (saves and saves[-1] == step):
             path = save(step, evaluate=False)
             if rank == 0:
                 print(f"\ninterrupted: saved {path}; continue with the same command and --resume")
+        elif rank == 0 and saves:
+            print(f"\ninterrupted: step {step} is saved; continue with the same command and --resume")
     except BaseException:
         # A run that fails before its first checkpoint leaves nothing behind: the folder it made goes,
         # a resumed run's log is cut back to where it resumed.
@@ -316,14 +324,16 @@ class TrainingStopped(KeyboardInterrupt):
     """The run stopped on a signal (after saving a checkpoint when it could): `signum` is the signal, so the
     command exits with 128 + signum as a process killed by it would (130 for Ctrl-C, 143 for SIGTERM)."""
 
-    def __init__(self, signum: int = signal.SIGINT) -> None:
+    def __init__(self, signum: int = signal.SIGINT, at_boundary: bool = False) -> None:
         super().__init__(signum)
         self.signum = int(signum)
+        self.at_boundary = at_boundary  # raised between steps: the state there is consistent and can be saved
 
 
 class _StopRequest:
     """Ctrl-C (SIGINT) or SIGTERM (a scheduler ending the job) asks the loop to stop after the step in
-    progress, so the checkpoint it saves is exactly a step boundary; a second signal stops at once."""
+    progress, so the checkpoint it saves is exactly a step boundary; a second signal stops at once, saving
+    nothing (the stream has drawn a batch the weights have not taken)."""
 
     def __init__(self) -> None:
         import threading

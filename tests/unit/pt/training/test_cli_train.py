@@ -212,6 +212,46 @@ def test_ctrl_c_saves_and_resume_finishes_the_same_run(dataset, tmp_path, sent, 
     _same_weights(straight / "model.safetensors", stopped / "model.safetensors", None)
 
 
+def _signal_during_step(monkeypatch, at_step, signals):
+    """Send this process `signals` SIGINTs from inside the trainer's step number `at_step` (1-based)."""
+    from groupvit.pt.training.trainer import TorchTrainer
+
+    step_fn, calls = TorchTrainer.step, []
+
+    def step(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == at_step:
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGINT)
+        return step_fn(self, *args, **kwargs)
+
+    monkeypatch.setattr(TorchTrainer, "step", step)
+
+
+def test_a_second_signal_stops_at_once_and_saves_no_state_a_batch_ahead(dataset, tmp_path, monkeypatch, capsys):
+    """The second Ctrl-C lands inside a step, after its batch was drawn: a checkpoint there would resume a batch
+    ahead of its weights, so none is written and the last periodic one stands."""
+    data, config = dataset
+    out = tmp_path / "run"
+    _signal_during_step(monkeypatch, 4, 2)
+    assert _train(data, config, out, "--steps", "8", "--save-every", "2", "--keep", "5") == 130
+    assert sorted(os.listdir(out / "checkpoints")) == ["step-000002"]
+    assert "nothing saved, the last checkpoint is step 2" in capsys.readouterr().out
+
+
+def test_a_signal_during_a_saving_step_saves_it_once(dataset, tmp_path, monkeypatch):
+    from groupvit.training import checkpoints
+
+    data, config = dataset
+    out = tmp_path / "run"
+    written, write = [], checkpoints.write_checkpoint
+    monkeypatch.setattr(checkpoints, "write_checkpoint", lambda *a, **k: written.append(a[1]) or write(*a, **k))
+    _signal_during_step(monkeypatch, 4, 1)
+    assert _train(data, config, out, "--steps", "8", "--save-every", "2", "--keep", "5") == 130
+    assert written == [2, 4]
+    assert _train(data, config, out, "--steps", "8", "--save-every", "2", "--keep", "5", "--resume") == 0
+
+
 def _random_init(data, config, folder):
     """A checkpoint of `random_weights` (well-separated group tokens) with a tokenizer trained on the captions.
 
