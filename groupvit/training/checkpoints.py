@@ -61,6 +61,26 @@ def write_model(directory: str, config: GroupViTConfig, weights: dict[str, np.nd
         out.commit()
 
 
+_TEMPORARY = re.compile(r"^\.tmp-[0-9a-f]{8}-")  # the staging names of write_checkpoint and weights_bridge.atomic
+
+
+def sweep_temporaries(out_dir: str) -> list[str]:
+    """Remove what a writer killed mid-write (SIGKILL, out of memory) left staged in a run's folder and its
+    checkpoints/ (`.tmp-XXXXXXXX-...`: never a finished file); returns the removed paths."""
+    removed = []
+    for folder in (out_dir, os.path.join(out_dir, "checkpoints")):
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+            path = os.path.join(folder, name)
+            if not _TEMPORARY.match(name) or os.path.islink(path):
+                continue
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+            removed.append(path)
+    return removed
+
+
 def checkpoint_dir(out_dir: str, step: int) -> str:
     return os.path.join(out_dir, "checkpoints", f"step-{step:06d}")
 

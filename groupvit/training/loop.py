@@ -177,6 +177,7 @@ def train(run: TrainRun) -> dict[str, Any]:
     log_path, eval_path = os.path.join(run.out, LOG_NAME), os.path.join(run.out, EVAL_LOG_NAME)
     if rank == 0:
         os.makedirs(run.out, exist_ok=True)
+        checkpoints.sweep_temporaries(run.out)  # a resumed run killed while it saved left them
         _rewrite_log(log_path, start)
         _rewrite_log(eval_path, start)
     saves = []

@@ -38,11 +38,18 @@ def check_output_folder(run: TrainRun) -> str | None:
             raise ValueError(f"--out must be a folder apart from the inputs (a run never overwrites its input). "
                              f"Received: --out {out!r} and {name} {given!r}")
     found = checkpoints.list_checkpoints(out)
+    # A run killed (SIGKILL, out of memory) before its first checkpoint leaves its log and nothing to resume.
+    unsaved = not found and not any(os.path.exists(os.path.join(out, n)) for n in _RUN_FILES[1:]) \
+        and os.path.exists(os.path.join(out, _RUN_FILES[0]))
+    dead_start = (f"the run in {out!r} stopped before its first checkpoint (it holds {_RUN_FILES[0]}, no "
+                  f"checkpoints/step-*): nothing of it can be resumed; delete the folder and start again")
     if run.resume:
         if not found:
-            raise FileNotFoundError(f"--resume needs a complete checkpoint under {out}/checkpoints/. "
-                                    f"Received: none in {out!r}")
+            raise FileNotFoundError(f"--resume needs a complete checkpoint under {out}/checkpoints/. Received: "
+                                    + (dead_start if unsaved else f"none in {out!r}"))
         return found[-1]
+    if unsaved:
+        raise FileExistsError(f"--out must be a new or empty folder, or a run to --resume. Received: {dead_start}")
     if found or any(os.path.exists(os.path.join(out, n)) for n in _RUN_FILES):
         raise FileExistsError(f"--out holds a training run already; pass --resume to continue it or choose a new "
                               f"folder. Received: --out {out!r}")

@@ -383,6 +383,36 @@ def test_a_config_differing_from_the_init_checkpoints_names_the_fields(dataset, 
     assert not (tmp_path / "second").exists()
 
 
+def test_a_run_killed_before_its_first_checkpoint_is_named_as_such(dataset, tmp_path, capsys):
+    data, config = dataset
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "log.jsonl").write_text(json.dumps({"step": 1, "loss": 5.0}) + "\n")  # what SIGKILL at step 2 leaves
+    for extra in ([], ["--resume"]):
+        assert _train(data, config, out, "--steps", "4", *extra) == 1
+        assert "stopped before its first checkpoint" in capsys.readouterr().err
+    assert os.listdir(out) == ["log.jsonl"]
+
+
+def test_a_resumed_run_removes_what_a_killed_save_left_staged(dataset, tmp_path):
+    data, config = dataset
+    out = tmp_path / "run"
+    args = ["--steps", "4", "--save-every", "2", "--keep", "5"]
+    assert _train(data, config, out, *args) == 0
+    shutil.rmtree(out / "checkpoints" / "step-000004")
+    for name in ("model.safetensors", "summary.json"):
+        os.remove(out / name)
+    staged = [out / "checkpoints" / ".tmp-0badc0de-step-000004", out / ".tmp-12345678-model.safetensors"]
+    staged[0].mkdir()
+    (staged[0] / "model.safetensors").write_bytes(b"half")
+    staged[1].write_bytes(b"half")
+    keep = out / "checkpoints" / ".tmp-notmine"  # not a name the writers stage under: left alone
+    keep.write_text("user file")
+    assert _train(data, config, out, *args, "--resume") == 0
+    assert not any(path.exists() for path in staged) and keep.exists()
+    assert sorted(os.listdir(out / "checkpoints")) == [".tmp-notmine", "step-000002", "step-000004"]
+
+
 def test_output_folder_rules(dataset, tmp_path, capsys):
     data, config = dataset
     assert _train(data, config, os.path.join(data, "run"), "--steps", "1") == 1
