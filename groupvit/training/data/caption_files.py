@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from typing import Any, Iterator
 
 from groupvit.training.data.skips import SkipCounter
 from groupvit.training.data.sources import SampleError, SampleRef, Source, parse_nouns, usable_caption
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
 
 
 class CaptionFileSource(Source):
@@ -24,7 +28,8 @@ class CaptionFileSource(Source):
     def _rows(self, skips: SkipCounter) -> Iterator[tuple[int, Any]]:
         if self.path.endswith(".csv"):
             # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
-            with open(self.path, encoding="utf-8-sig", errors="replace", newline="") as f:
+            # surrogateescape: a row with bytes that are not UTF-8 is found and skipped (refs), not altered
+            with open(self.path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
                 reader = csv.DictReader(f)
                 if reader.fieldnames is None or not {"image", "caption"} <= set(reader.fieldnames):
                     raise ValueError(f"captions.csv must have the columns image and caption. "
@@ -47,6 +52,9 @@ class CaptionFileSource(Source):
         for number, row in self._rows(skips):
             if not isinstance(row, dict) or not isinstance(row.get("image"), (str, type(None))):
                 skips.count("bad_json")
+                continue
+            if any(isinstance(v, str) and _UNDECODED.search(v) for v in row.values()):
+                skips.count("bad_utf8")  # a .csv row (a .jsonl line of bad UTF-8 fails as JSON: bad_json)
                 continue
             caption = row.get("caption")
             if caption is None:

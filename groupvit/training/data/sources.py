@@ -87,11 +87,13 @@ def decode_image(data: bytes, key: str) -> np.ndarray:
 
 def usable_caption(value: object) -> str | None:
     """The caption trained on (stripped), or None when it is not a string or nothing of it is left after CLIP's
-    text cleaning (HTML entities such as "&nbsp;" and Unicode spaces clean to nothing): a caption of no tokens."""
+    text cleaning (HTML entities such as "&nbsp;", Unicode spaces and control characters clean to nothing): a
+    caption of no tokens."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
-    if ("&" in text or not text.isascii()) and not clean_text(text):
+    # Only such texts can clean to nothing (ftfy drops control characters; entities and Unicode spaces go too).
+    if ("&" in text or not text.isascii() or not text.isprintable()) and not clean_text(text):
         return None
     return text
 

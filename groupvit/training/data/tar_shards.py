@@ -109,7 +109,11 @@ class TarShardSource(Source):
             skips.count("bad_nouns")
             return None
         if "txt" in group:
-            caption = _read(f, *group["txt"][1:]).decode("utf-8", errors="replace")
+            try:
+                caption = _read(f, *group["txt"][1:]).decode("utf-8")
+            except UnicodeDecodeError:
+                skips.count("bad_utf8")
+                return None
         if caption is None:
             skips.count("missing_caption")
             return None

@@ -192,3 +192,29 @@ def test_a_csv_with_a_byte_order_mark_reads_as_without(tmp_path):
     with open(path, "w", encoding="utf-8-sig") as f:
         f.write(text)
     assert [r.caption for r in open_source(folder).refs(0)] == CAPTIONS[:4]
+
+
+def test_csv_rows_and_tar_texts_of_bad_utf8_are_skipped_and_counted(tmp_path):
+    """Decoding with replacement trained on 'caf\ufffd ...' silently; a .jsonl line of bad UTF-8 is bad_json."""
+    folder = write_folder(tmp_path / "csv", 4, "csv")
+    with open(os.path.join(folder, "captions.csv"), "ab") as f:
+        f.write(b"images/000.png,caf\xe9 \xff\xfe with a red circle,\n")
+    source = open_source(folder)
+    assert [r.caption for r in source.refs(0)] == CAPTIONS[:4]
+    assert source.skips.as_dict() == {"bad_utf8": 1}
+    _write_tar(tmp_path / "00000.tar", [("a.png", png_bytes(0)), ("a.txt", b"fine"),
+                                        ("b.png", png_bytes(1)), ("b.txt", b"caf\xe9")])
+    source = open_source(tmp_path / "00000.tar")
+    assert [r.caption for r in source.refs(0)] == ["fine"]
+    assert source.skips.as_dict() == {"bad_utf8": 1}
+
+
+@pytest.mark.parametrize("caption", ["\x00\x01", "\x1b[0m", "\x07", "\x7f"])
+def test_a_caption_of_control_characters_is_empty(tmp_path, caption):
+    """CLIP's cleaning (ftfy) drops them: the caption would train as start and end tokens only."""
+    write_folder(tmp_path, 2)
+    write_jsonl(tmp_path / "captions.jsonl", [{"image": "images/000.png", "caption": caption},
+                                              {"image": "images/001.png", "caption": "a cat"}])
+    source = open_source(tmp_path)
+    assert [r.caption for r in source.refs(0)] == ["a cat"]
+    assert source.skips.as_dict() == {"empty_caption": 1}
