@@ -86,6 +86,28 @@ def _discard_out(path: str, keep_folder: bool) -> None:
             os.remove(target)
 
 
+def _check_nouns(run: TrainRun, source) -> None:
+    """The multi-label loss needs each sample's nouns: its `nouns` field, or nltk's tagger. Without nltk, a
+    dataset where no sample has the field is refused before training, and samples without it are skipped
+    (counted as missing_nouns), as the run says."""
+    from groupvit.training.data import SkipCounter
+    from groupvit.training.data.nouns import NLTK_HELP, nltk_available
+
+    if not run.multi_label or nltk_available():
+        return
+    listed = without = 0
+    for ref in source.refs(run.seed, skips=SkipCounter()):  # a scratch counter: checking is not reading
+        listed += 1
+        without += ref.nouns is None
+    if listed and without == listed:
+        raise ValueError(f"--multi-label needs each sample's nouns: {NLTK_HELP} (or train with --multi-label 0). "
+                         f"Received: none of the {listed} samples of {run.data!r} has a `nouns` field, and nltk or "
+                         f"its data is missing")
+    if without and env_rank() == 0:
+        print(f"nouns: {without} of {listed} samples have no `nouns` field and nltk is missing: they are skipped "
+              f"(missing_nouns)")
+
+
 def _progress(run: TrainRun, total: int, start: int, rank: int):
     if not run.progress or rank != 0:
         return None
@@ -120,6 +142,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         config, weights, tokenizer, tokenizer_files = prepare_model_and_tokenizer(run, resume_from)
 
         source = open_source(run.data)
+        _check_nouns(run, source)
         trainer_cls = _backend_class(run.backend)
         names = list(weights_names(config))
         options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,

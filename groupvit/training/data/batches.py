@@ -9,9 +9,9 @@ import numpy as np
 from groupvit.segmentation.templates import IMAGENET_TEMPLATES
 from groupvit.tokenizer import ClipTokenizer
 from groupvit.training.data.augment import AugmentConfig, augment_image
-from groupvit.training.data.nouns import extract_nouns, noun_id, prompts_and_nouns
+from groupvit.training.data.nouns import NounsUnavailable, extract_nouns, noun_id, prompts_and_nouns
 from groupvit.training.data.skips import SkipCounter
-from groupvit.training.data.sources import SampleRef, Source
+from groupvit.training.data.sources import SampleError, SampleRef, Source
 from groupvit.training.data.stream import Sample, SampleStream
 
 
@@ -30,7 +30,10 @@ class TrainSample:
         pixels = augment_image(image, self.augment, rng, train=True)  # (3, S, S)
         if self.multi_label_k == 0:
             return pixels, [], [], []
-        nouns = extract_nouns(ref.caption, ref.nouns)
+        try:
+            nouns = extract_nouns(ref.caption, ref.nouns)
+        except NounsUnavailable as err:  # skipped and counted; the run checks up front that some samples have them
+            raise SampleError("missing_nouns", str(err)) from err
         prompts, chosen = prompts_and_nouns(ref.caption, nouns, self.multi_label_k, rng, self.templates)
         distinct = list(dict.fromkeys(noun_id(n) for n in nouns if n))
         return pixels, prompts, [-1 if n is None else noun_id(n) for n in chosen], distinct[:NOUN_SLOTS]

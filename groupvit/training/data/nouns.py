@@ -32,6 +32,10 @@ def _nltk():
     return nltk
 
 
+class NounsUnavailable(ValueError):
+    """A caption without a `nouns` field where nltk (or its data) is missing."""
+
+
 def nltk_available() -> bool:
     """Whether captions without a `nouns` field can be tagged here."""
     return _nltk() is not None
@@ -43,7 +47,7 @@ def extract_nouns(caption: str, nouns: Sequence[str] | None = None) -> list[str]
         return [str(n) for n in nouns]
     nltk = _nltk()
     if nltk is None:
-        raise ValueError(f"Extracting nouns needs a `nouns` field or nltk: {NLTK_HELP}. "
+        raise NounsUnavailable(f"Extracting nouns needs a `nouns` field or nltk: {NLTK_HELP}. "
                          f"Received: caption={caption!r} without nouns, nltk or its data missing")
     return [word for word, tag in nltk.pos_tag(nltk.word_tokenize(caption)) if tag in NOUN_TAGS]
 

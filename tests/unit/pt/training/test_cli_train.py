@@ -413,6 +413,35 @@ def test_a_resumed_run_removes_what_a_killed_save_left_staged(dataset, tmp_path)
     assert sorted(os.listdir(out / "checkpoints")) == [".tmp-notmine", "step-000002", "step-000004"]
 
 
+def _without_nouns(data, folder, rows):
+    """A copy of `data` whose first `rows` rows lose their `nouns` field (None: every row)."""
+    shutil.copytree(data, folder)
+    lines = (folder / "captions.jsonl").read_text().splitlines()
+    rows = len(lines) if rows is None else rows
+    cut = [json.dumps({k: v for k, v in json.loads(line).items() if k != "nouns"}) for line in lines[:rows]]
+    (folder / "captions.jsonl").write_text("\n".join(cut + lines[rows:]) + "\n")
+    return str(folder)
+
+
+def test_samples_without_nouns_and_nltk_are_skipped_or_refused_up_front(dataset, tmp_path, monkeypatch, capsys):
+    """A sample without nouns stopped the run at the step that drew it ("Extracting nouns needs ..."), after
+    checkpoints; a resume met it again."""
+    from groupvit.training.data import nouns
+
+    monkeypatch.setattr(nouns, "_nltk", lambda: None)  # as where nltk or its data is not installed
+    data, config = dataset
+    some = _without_nouns(data, tmp_path / "some", 3)
+    out = tmp_path / "run"
+    assert _train(some, config, out, "--steps", "6", "--save-every", "2") == 0
+    assert "3 of 16 samples have no `nouns` field" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["skipped"]["missing_nouns"] >= 3
+    none = _without_nouns(data, tmp_path / "none", None)
+    assert _train(none, config, tmp_path / "refused", "--steps", "6") == 1
+    err = capsys.readouterr().err
+    assert "--multi-label needs each sample's nouns" in err and "none of the 16 samples" in err, err
+    assert not (tmp_path / "refused").exists()
+
+
 def test_output_folder_rules(dataset, tmp_path, capsys):
     data, config = dataset
     assert _train(data, config, os.path.join(data, "run"), "--steps", "1") == 1
