@@ -103,10 +103,14 @@ def _tokenizer_source(run: TrainRun, resume_from: str | None) -> str:
 def _fit_config_to_tokenizer(config: GroupViTConfig, tokenizer: ClipTokenizer, from_scratch: bool) -> GroupViTConfig:
     """The text config's special ids must be the tokenizer's: a new model adopts them, a loaded one must match."""
     text = config.text_config
-    size = tokenizer.backend.get_vocab_size()
-    if size > text.vocab_size:
-        raise ValueError(f"The tokenizer's vocabulary ({size} ids) must fit the text config's vocab_size. "
-                         f"Received: vocab_size={text.vocab_size}")
+    # Its ids, not its count, must fit the embedding table: a tokenizer may number its tokens sparsely (CLIP's
+    # start and end ids are 49406 and 49407 whatever the vocabulary's size).
+    vocab = tokenizer.backend.get_vocab(with_added_tokens=True)
+    largest = max([*vocab.values(), tokenizer.start_id, tokenizer.end_id, tokenizer.pad_id])
+    if largest >= text.vocab_size:
+        raise ValueError(f"The tokenizer's ids must lie below the text config's vocab_size (the rows of the token "
+                         f"embedding). Received: largest id {largest} ({len(vocab)} tokens), "
+                         f"vocab_size={text.vocab_size}")
     wanted = {"bos_token_id": tokenizer.start_id, "eos_token_id": tokenizer.end_id, "pad_token_id": tokenizer.pad_id}
     if from_scratch:
         merged = config.to_dict()

@@ -442,6 +442,30 @@ def test_samples_without_nouns_and_nltk_are_skipped_or_refused_up_front(dataset,
     assert not (tmp_path / "refused").exists()
 
 
+def test_a_tokenizer_with_ids_past_vocab_size_is_refused_before_training(dataset, tmp_path, capsys):
+    """56 tokens numbered up to CLIP's 49407: the count fitted a vocab_size of 700 and the first step failed
+    inside the embedding lookup (IndexError)."""
+    import string
+
+    data, config = dataset
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    vocab = {}
+    for c in string.ascii_lowercase + ".":
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    vocab["<|startoftext|>"], vocab["<|endoftext|>"] = 49406, 49407
+    (letters / "vocab.json").write_text(json.dumps(vocab))
+    (letters / "merges.txt").write_text("#version: 0.2\n")
+    base = [a for a in BASE if a not in ("--tokenizer-vocab", "600")]
+    out = tmp_path / "run"
+    assert main(["train", "--data", data, "--config", config, "--out", str(out), *base, "--steps", "1",
+                 "--tokenizer", str(letters)]) == 1
+    err = capsys.readouterr().err
+    assert "must lie below the text config's vocab_size" in err and "largest id 49407" in err, err
+    assert not out.exists()
+
+
 def test_output_folder_rules(dataset, tmp_path, capsys):
     data, config = dataset
     assert _train(data, config, os.path.join(data, "run"), "--steps", "1") == 1
