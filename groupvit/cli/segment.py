@@ -36,16 +36,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="background threshold (default: the checkpoint's, else 0.95 as the authors on VOC; Context 0.35)",
     )
-    parser.add_argument("--templates", type=template_option, default=1, metavar="1|7|80|TEMPLATE",
-                        help="prompt template set (1, 7, 80) or one template holding {} (default 1)")
-    parser.add_argument("--mode", choices=("whole", "slide"), default="whole")
+    parser.add_argument("--templates", type=template_option, default=None, metavar="1|7|80|TEMPLATE",
+                        help="prompt template set (1, 7, 80) or one template holding {} (default: the checkpoint's, "
+                             "else 1)")
+    parser.add_argument("--mode", choices=("whole", "slide"), default="whole",
+                        help="whole image (default: the mode that writes the group maps) or sliding windows "
+                             "(evaluate's default)")
     parser.add_argument(
         "--short-side", type=positive_int, default=None,
         help="default: 2 x the checkpoint's image_size (448 at 224 px)"
     )
     parser.add_argument("--window", type=int, default=None, help="default: 2 x image_size")
     parser.add_argument("--stride", type=int, default=None, help="default: 1 x image_size")
-    parser.add_argument("--top-k", type=int, default=5)
+    parser.add_argument("--top-k", type=int, default=5,
+                        help="classes each image keeps by its image-level scores (default 5, the authors')")
     parser.add_argument("--out", required=True, help="output folder (its files of the same names are replaced; "
                         "never an input)")
     parser.set_defaults(func=run)

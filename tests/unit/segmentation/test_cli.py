@@ -41,6 +41,20 @@ def test_segment_writes_files(tiny_checkpoint, image_dir, tmp_path, capsys):
     assert "2/2" in capsys.readouterr().err  # the progress bar
 
 
+def test_segment_takes_the_checkpoints_templates_and_threshold(tiny_checkpoint, image_dir, tmp_path):
+    """--templates defaulted to 1 whatever the checkpoint's segmentation_defaults.json said (evaluate took it)."""
+    import shutil
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, checkpoint)
+    (checkpoint / "segmentation_defaults.json").write_text(json.dumps({"templates": 7, "bg_thresh": 0.4}))
+    out = tmp_path / "out"
+    assert main(["segment", str(image_dir / "scene.png"), "--checkpoint", str(checkpoint), "--labels", "cat,dog",
+                 "--out", str(out), *SMALL]) == 0
+    summary = json.loads((out / "scene.json").read_text())
+    assert (summary["templates"], summary["bg_thresh"], summary["mode"]) == (7, 0.4, "whole")
+
+
 def test_segment_slide_mode_in_keras(tiny_checkpoint, image_dir, tmp_path):
     out = tmp_path / "out"
     code = main(["segment", str(image_dir / "scene.png"), "--checkpoint", tiny_checkpoint, "--labels", "cat,grass",
