@@ -26,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     parser.add_argument("--image-size", type=int, default=None, help="square size to trace at (default: the "
                         "config's image_size; fixes the SavedModel's input size)")
+    parser.add_argument("--config", metavar="CONFIG_JSON", default=None,
+                        help="config.json for a weight file without one beside it")
     parser.set_defaults(func=run)
 
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from groupvit.export import export_checkpoint
 
     out = export_checkpoint(args.checkpoint, args.out, format=args.format, parts=args.parts, opset=args.opset,
-                            image_size=args.image_size)
+                            image_size=args.image_size, config=args.config)
     files = sorted(os.listdir(out))
     print(f"exported {args.checkpoint} as {args.format} ({args.parts}) to {out}: {', '.join(files)}",
           file=sys.stderr)

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
     if is_export(args.checkpoint):
         return verify_export(args.checkpoint, reference=args.reference, image=args.image, texts=args.texts,
-                             out=args.out)
+                             out=args.out, config=args.config)
     if args.dtype:
         ignored = [name for name, value in (("--out", args.out), ("--jit", args.jit)) if value]
         if ignored:  # they belong to the PyTorch-against-Keras comparison, which --dtype replaces
@@ -115,8 +115,9 @@ EXPORT_NAMES = {"onnx": "ONNX (onnxruntime)", "torch-export": "torch.export prog
 
 
 def verify_export(folder: str, *, reference: str | None = None, image: str | None = None, texts: str | None = None,
-                  out: str | None = None) -> int:
-    """An export against eager PyTorch on the checkpoint it came from: the same table and verdict."""
+                  out: str | None = None, config: str | None = None) -> int:
+    """An export against eager PyTorch on the checkpoint it came from: the same table and verdict. `config`: the
+    config.json of a reference weight file without one beside it (default: the export's own)."""
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:
@@ -136,7 +137,10 @@ def verify_export(folder: str, *, reference: str | None = None, image: str | Non
         raise FileNotFoundError(f"The export's source checkpoint must exist (or pass --reference CHECKPOINT). "
                                 f"Received: {source!r}")
     ensure_keras_format(source)
-    model_config, weights = load_checkpoint(source)
+    if config is None and os.path.isfile(source) and not os.path.isfile(os.path.join(os.path.dirname(source),
+                                                                                        "config.json")):
+        config = os.path.join(folder, "config.json")  # a lone weight file: the config it was exported with
+    model_config, weights = load_checkpoint(source, config)
     if model_config.to_dict() != GroupViTConfig.from_pretrained(folder).to_dict():
         raise ValueError(f"The reference checkpoint's config.json must equal the export's. Received: {source!r} "
                          f"differs from {folder!r}")

@@ -29,8 +29,11 @@ __all__ = ["FORMATS", "PARTS", "export_checkpoint"]
 
 
 def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, format: str = "onnx",
-                      parts: str = "full", opset: int | None = None, image_size: int | None = None) -> str:
+                      parts: str = "full", opset: int | None = None, image_size: int | None = None,
+                      config: str | os.PathLike | None = None) -> str:
     """Export `checkpoint` (a folder, weight file, shipped name or hub id) to the new folder `out`.
+
+    `config`: a config.json for a weight file without one beside it (as the weight bridge's `config`).
 
     `image_size`: the square input size the graphs are traced at (default the config's `image_size`);
     ONNX and torch.export graphs take any size that is a multiple of the patch size, the SavedModel
@@ -38,7 +41,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, *, 
     from groupvit.export import metadata
 
     metadata.check_request(format, parts, opset)
-    source, config, weights = metadata.load_source(checkpoint)
+    source, config, weights = metadata.load_source(checkpoint, config)
     size = metadata.trace_size(config, image_size)
     if format == "saved-model" and config.vision_config.grouping_stages:  # its segment signature, at that size
         from groupvit.token_grid import patch_grid

@@ -52,8 +52,10 @@ def check_request(format: str, parts: str, opset: int | None) -> None:
                          f"segment (the towers included): parts must be 'full'. Received: parts={parts!r}")
 
 
-def load_source(checkpoint) -> tuple[str, GroupViTConfig, dict[str, np.ndarray]]:
-    """(resolved path, config, numpy weights) of any checkpoint the weight bridge reads."""
+def load_source(checkpoint,
+                config: str | os.PathLike | None = None) -> tuple[str, GroupViTConfig, dict[str, np.ndarray]]:
+    """(resolved path, config, numpy weights) of any checkpoint the weight bridge reads; `config` a config.json
+    for a weight file without one beside it."""
     from groupvit.keras_format import ensure_keras_format
     from groupvit.pretrained import resolve_checkpoint
     from groupvit.weights_bridge import load_checkpoint
@@ -64,8 +66,8 @@ def load_source(checkpoint) -> tuple[str, GroupViTConfig, dict[str, np.ndarray]]
     if is_export(path):
         raise ValueError(f"The checkpoint to export must hold weights, not be an export. Received: {path!r}")
     ensure_keras_format(path)
-    config, weights = load_checkpoint(path)
-    return path, config, weights
+    loaded, weights = load_checkpoint(path, os.fspath(config) if config is not None else None)
+    return path, loaded, weights
 
 
 def trace_size(config: GroupViTConfig, image_size: int | None) -> tuple[int, int]:

@@ -47,7 +47,8 @@ def resolve_config(config: ConfigArg, weight_file: str, fmt: Format) -> tuple[Gr
     if not fmt.needs_config_json:
         return GroupViTConfig(), None
     raise FileNotFoundError(
-        f"Reading {weight_file!r} needs a config: pass config= (a GroupViTConfig or a config.json path) "
+        f"Reading {weight_file!r} needs a config: pass config= (a GroupViTConfig or a config.json path; --config "
+        "on the command line) "
         f"or put {CONFIG_NAME} beside it. Received: no {beside!r}"
     )
 

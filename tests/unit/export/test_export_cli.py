@@ -210,3 +210,29 @@ def test_an_export_without_tokenizer_files_says_what_it_cannot_do(tmp_path, caps
     assert "holds no tokenizer files" in capsys.readouterr().err
     assert main(["export", write_checkpoint(tmp_path / "with"), str(tmp_path / "onnx2"), "--parts", "towers"]) == 0
     assert "holds no tokenizer files" not in capsys.readouterr().err
+
+
+def test_a_lone_weight_file_exports_with_its_config_given(tmp_path, capsys):
+    """The error told CLI users to `pass config=`, which export's command line had no way to do."""
+    from groupvit.weights_bridge import save_checkpoint
+    from tiny_configs import tiny_config
+
+    from groupvit.random_checkpoint import random_weights
+
+    config = tiny_config()
+    save_checkpoint(config, random_weights(config, 0), tmp_path / "ckpt")
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    os.replace(tmp_path / "ckpt" / "model.safetensors", lone / "weights.safetensors")
+    assert main(["export", str(lone / "weights.safetensors"), str(tmp_path / "no")]) == 1
+    assert "--config on the command line" in capsys.readouterr().err
+    out = tmp_path / "onnx"
+    assert main(["export", str(lone / "weights.safetensors"), str(out), "--parts", "towers",
+                 "--config", str(tmp_path / "ckpt" / "config.json")]) == 0
+    assert main(["verify", str(out)]) == 0  # the recorded source, read with the export's own config
+    capsys.readouterr()
+    config.vision_config.hidden_size *= 2
+    config.save_pretrained(tmp_path / "other")
+    assert main(["verify", str(out), "--config", str(tmp_path / "other" / "config.json")]) == 1
+    err = capsys.readouterr().err
+    assert "must match the config's keys and shapes" in err, err  # --config is the one it read with
