@@ -15,8 +15,8 @@ from groupvit.outputs import ModelOutput
 from groupvit.tf.graph_call import GraphCache, check_call_mode
 from groupvit.tf.weight_names import torch_key, transforms
 from groupvit.weights_bridge.keys import IGNORED_KEYS, OPTIONAL_BUFFER_SUFFIXES, expected_shapes
-from groupvit.weights_bridge.model_files import (check_loading_options, config_overrides, load_with_overrides,
-                                                  loading_info, locate_for_model, save_for_model)
+from groupvit.weights_bridge.model_files import (auto_dtype, check_loading_options, config_overrides,
+                                                  load_with_overrides, loading_info, locate_for_model, save_for_model)
 from groupvit.weights_bridge.strict import check_weights
 
 AnyConfig = GroupViTConfig | GroupViTTextConfig | GroupViTVisionConfig
@@ -155,7 +155,7 @@ class TFGroupViTPreTrainedModel(keras.Model):
         so the info's lists are empty) work as there; `token` and `force_download` go to huggingface_hub;
         `ignore_mismatched_sizes` must stay False (loading is strict). Keyword arguments naming config fields
         set them (`output_segmentation=True`), as in the port; the others go to the Keras model
-        (`dtype="bfloat16"`, `name`, ...).
+        (`dtype="bfloat16"`, `name`, ...; `dtype="auto"`: bfloat16 where config.json names it, else float32).
         """
         del from_pt  # the folder's order already reads PyTorch's files first
         overrides, kwargs = config_overrides(cls.config_class, kwargs)
@@ -164,6 +164,8 @@ class TFGroupViTPreTrainedModel(keras.Model):
                                 token=token, force_download=force_download, subfolder=subfolder,
                                 use_safetensors=use_safetensors)
         config, weights = load_with_overrides(path, cls.config_class, config, overrides)
+        if kwargs.get("dtype") == "auto":  # transformers' "auto": bfloat16 variables where config.json names it
+            kwargs["dtype"] = "bfloat16" if auto_dtype(path) == "bfloat16" else "float32"
         model = cls(config, **kwargs)
         model.assign_numpy(weights, source=os.fspath(path))
         return (model, loading_info()) if output_loading_info else model

@@ -61,6 +61,20 @@ def test_pure_bfloat16_rounds_the_weights_once_and_writes_them_back_as_float32(t
     _check_float32_outputs_close(reference, model, config)
 
 
+def test_dtype_auto_takes_what_config_json_names(three_stage, tmp_path):
+    """transformers' dtype="auto" (the README lists it for from_pretrained) was refused as an unknown policy."""
+    import json
+
+    config, reference = three_stage
+    reference.save_pretrained(tmp_path / "ckpt")
+    model = TFGroupViTModel.from_pretrained(tmp_path / "ckpt", dtype="auto")
+    assert {v.dtype for v in model.weights} == {"float32"}
+    stored = json.loads((tmp_path / "ckpt" / "config.json").read_text())
+    (tmp_path / "ckpt" / "config.json").write_text(json.dumps({**stored, "dtype": "bfloat16"}))
+    model = TFGroupViTModel.from_pretrained(tmp_path / "ckpt", dtype="auto")
+    assert model.vision_model.embeddings.patch_embeddings.variable_dtype == "bfloat16"
+
+
 def test_other_policies_are_refused(three_stage):
     config, _ = three_stage
     with pytest.raises(ValueError, match="mixed_bfloat16"):
