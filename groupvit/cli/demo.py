@@ -23,6 +23,7 @@ from groupvit.random_checkpoint import RANDOM_WEIGHTS_LABEL, example_image, rand
 HELD_OUT_SEED = 2  # the shapes-tiny training scenes are seed 1 (its MODEL_CARD.md)
 SCENE_SIZE = 72
 ZOOM = 3  # panels are drawn at ZOOM x the scene size
+SCORED_FIRST = 4  # the scored scenes are numbers 4, 5, ... of the held-out seed, however many are drawn as pictures
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", default="runs/demo", help="folder for the pictures and checkpoints")
     parser.add_argument("--scenes", type=int, default=4, help="scenes drawn as pictures (default 4)")
     parser.add_argument("--score-scenes", type=int, default=100,
-                        help="held-out scenes scored for the mIoU of both backends (default 100; 0 = skip)")
+                        help=f"held-out scenes scored for the mIoU of both backends, numbers {SCORED_FIRST} to "
+                             f"{SCORED_FIRST} + N - 1 of seed {HELD_OUT_SEED} whatever --scenes is (default 100; "
+                             f"0 = skip)")
     parser.set_defaults(func=run)
 
 
@@ -103,7 +106,7 @@ def shapes_tiny_demo(out: str, scenes: int, score_scenes: int) -> dict:
         print(f"   scene {i}: caption {scene.caption!r}; PyTorch finds {found} -> {path}")
     summary = {"settings": settings}
     if score_scenes:
-        held_out = _scenes(score_scenes, start=scenes)
+        held_out = _scenes(score_scenes, start=SCORED_FIRST)  # fixed, so the mIoU does not move with --scenes
         truths = [sc.mask.astype(np.int64) for sc in held_out]
         labels = {b: [r.labels for r in _segment(s, [sc.image for sc in held_out], names[1:], settings)]
                   for b, s in segmenters.items()}
@@ -129,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"   skipped: {err}")
         summary = {}
     if args.score_scenes and summary:
-        print(f"2. zero-shot mIoU on {args.score_scenes} more held-out scenes (9 classes, background included): "
+        last = SCORED_FIRST + args.score_scenes - 1
+        print(f"2. zero-shot mIoU on {args.score_scenes} held-out scenes (numbers {SCORED_FIRST}-{last}; 9 classes, "
+              f"background included): "
               f"PyTorch {100 * summary['miou_pt']:.2f} %, Keras {100 * summary['miou_tf']:.2f} %; label maps differ "
               f"on {summary['pixels_differing']} of {summary['pixels']} pixels")
 

@@ -71,3 +71,11 @@ def test_groupvit_evaluate_by_name_alone_uses_the_cards_settings(tmp_path, capsy
     result = json.loads(out.read_text())
     settings = checkpoint_defaults("shapes-tiny")
     assert result["settings"]["bg_thresh"] == settings["bg_thresh"] and result["images"] == 8
+
+
+def test_the_demos_scored_scenes_do_not_move_with_the_pictures_drawn(tmp_path, monkeypatch):
+    """The demo scored the scenes after the drawn ones, so its mIoU (the README's) changed with --scenes."""
+    from groupvit.cli import demo
+
+    summaries = [demo.shapes_tiny_demo(str(tmp_path / f"out{n}"), n, 3) for n in (1, 2)]
+    assert summaries[0]["miou_pt"] == summaries[1]["miou_pt"] and summaries[0]["miou_tf"] == summaries[1]["miou_tf"]
