@@ -312,10 +312,10 @@ def train(run: TrainRun) -> dict[str, Any]:
 
     save(total)
     wall = time.perf_counter() - began
-    counts = trainer.gather_objects({"all": batches.skips.as_dict(), "decode": batches.decode_skips.as_dict()})
+    counts = trainer.gather_objects(batches.skips.as_dict())
     summary = {"backend": run.backend, "world_size": world, "steps": total, "resumed_from_step": start,
                "wall_s": round(wall, 3), "images_per_s": round((total - start) * run.batch_size / max(wall, 1e-9), 3),
-               "final": last, "skipped": run_skips(counts), "skipped_per_rank": [c["all"] for c in counts],
+               "final": last, "skipped": run_skips(counts), "skipped_per_rank": counts,
                "out": run.out}
     if run.eval_data is not None and rank == 0:
         summary["eval"] = best_and_last(run.out)
@@ -326,13 +326,12 @@ def train(run: TrainRun) -> dict[str, Any]:
     return summary
 
 
-def run_skips(counts: list[dict[str, dict[str, int]]]) -> dict[str, int]:
-    """The run's skipped samples by reason from each rank's {"all": ..., "decode": ...} counts: every rank lists
-    every ref (the same listing skips), each decodes its own share, so rank 0's counts plus the other ranks'
-    decoding skips."""
-    total = dict(counts[0]["all"])
-    for other in counts[1:]:
-        for reason, n in other["decode"].items():
+def run_skips(counts: list[dict[str, int]]) -> dict[str, int]:
+    """The run's skipped samples by reason: the sum of the ranks' counts (each skip is counted by one rank, the
+    one that consumes its position; `SampleStream._global_refs`)."""
+    total: dict[str, int] = {}
+    for rank_counts in counts:
+        for reason, n in rank_counts.items():
             total[reason] = total.get(reason, 0) + n
     return dict(sorted(total.items()))
 

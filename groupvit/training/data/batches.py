@@ -80,10 +80,6 @@ class TrainBatches:
         return self.stream.skips
 
     @property
-    def decode_skips(self) -> SkipCounter:
-        return self.stream.decode_skips
-
-    @property
     def local_batch(self) -> int:
         return self.stream.local_batch
 

@@ -6,20 +6,18 @@ from __future__ import annotations
 class SkipCounter:
     """How many samples were skipped, per short stable reason ("empty_caption", "missing_image", ...).
 
-    One counter is shared by a source and the stream that reads it. Listing-time skips are
-    counted each time an epoch is listed; decoding-time skips by the rank that decodes the sample.
+    A source counts what its listing skips here (when `refs` is given no other counter); a training stream
+    counts into its source's counter each listing skip with the ref that follows it, when it consumes that ref,
+    and each sample that fails to decode: once per run, by the rank that reads that position.
     """
 
-    def __init__(self, parent: SkipCounter | None = None) -> None:
+    def __init__(self) -> None:
         self._counts: dict[str, int] = {}
-        self._parent = parent  # also counts every skip counted here (an epoch's listing -> the run's total)
 
     def count(self, reason: str, n: int = 1) -> None:
         if not reason or not isinstance(reason, str):
             raise ValueError(f"A skip reason must be a non-empty string. Received: reason={reason!r}")
         self._counts[reason] = self._counts.get(reason, 0) + int(n)
-        if self._parent is not None:
-            self._parent.count(reason, n)
 
     def restore(self, counts: dict[str, int]) -> None:
         """Continue from counts saved with `as_dict()` (a resumed run)."""

@@ -56,6 +56,14 @@ def shuffle_buffer(items: Iterable[T], size: int, rng: np.random.Generator) -> I
         yield buffer[index]
 
 
+def _minus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: n - b.get(k, 0) for k, n in a.items() if n - b.get(k, 0)}
+
+
+def _plus(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}
+
+
 @dataclass(frozen=True)
 class Sample:
     """One decoded sample of a rank's batch: its ref, epoch, global position and processed value."""
@@ -128,10 +136,6 @@ class SampleStream:
         self.prefetch = max(1, prefetch if prefetch is not None else 2 * self.local_batch)
         self._consumed, self._epoch, self._epoch_start = 0, 0, 0
         self._epoch_size = 0
-        self._listing: dict[int, SkipCounter] = {}  # epoch -> the skips its listing has counted so far
-        # The samples this rank failed to decode (also in `skips`): every rank lists the same refs, so a run's
-        # total is one rank's listing skips plus every rank's decoding skips.
-        self.decode_skips = SkipCounter()
         self._active: Iterator | None = None
 
     @property
@@ -143,22 +147,33 @@ class SampleStream:
         chunk, offset = divmod(local_index, self.local_batch)
         return chunk * self.global_batch + self.rank * self.local_batch + offset
 
-    def _global_refs(self, epoch: int, position: int) -> Iterator[tuple[int, int, int, SampleRef]]:
-        """(position, epoch, epoch's first position, ref) of the endless global stream from `epoch`."""
+    def _global_refs(self, epoch: int, position: int) -> Iterator[tuple[int, int, int, SampleRef, dict[str, int]]]:
+        """(position, epoch, epoch's first position, ref, listing skips) of the endless global stream from
+        `epoch`. The listing skips are those the listing passed since the ref before (an epoch's first ref also
+        takes the last epoch's tail): they are counted when, and by the rank that, consumes that ref, so each is
+        counted once in a run, however far loaders read ahead and however many ranks list."""
+        carried: dict[str, int] = {}
         while True:
             start = position
             rng = np.random.default_rng([self.seed, epoch])
-            listing = self._listing[epoch] = SkipCounter(parent=self.skips)
+            listing = SkipCounter()
+            attached: dict[str, int] = {}  # this epoch's listing skips handed to refs so far
             for ref in shuffle_buffer(self.source.refs(self.seed + epoch, skips=listing), self.shuffle_buffer, rng):
-                yield position, epoch, start, ref
+                passed = {}
+                if listing.total != sum(attached.values()):
+                    passed, attached = _minus(listing.as_dict(), attached), listing.as_dict()
+                if carried:
+                    passed, carried = _plus(carried, passed), {}
+                yield position, epoch, start, ref, passed
                 position += 1
             if position == start:
                 raise ValueError(f"The dataset must yield usable samples. Received: path={self.source.path!r}, "
-                                 f"epoch {epoch} listed none, skips={self.skips.as_dict()}")
+                                 f"epoch {epoch} listed none, skips={listing.as_dict()}")
+            carried = _plus(carried, _minus(listing.as_dict(), attached))
             self._epoch_size = position - start
             epoch += 1
 
-    def _local_refs(self) -> Iterator[tuple[int, int, int, SampleRef]]:
+    def _local_refs(self) -> Iterator[tuple[int, int, int, SampleRef, dict[str, int]]]:
         target = self.position_of(self._consumed)
         low, high = self.rank * self.local_batch, (self.rank + 1) * self.local_batch
         for item in self._global_refs(self._epoch, self._epoch_start):
@@ -186,16 +201,18 @@ class SampleStream:
                     item = next(refs)
                     job = (item[3], item[1], item[0])
                     pending.append((item, pool.apply_async(_decode_in_worker, (job,)) if pool else job))
-                (position, epoch, start, ref), handle = pending.popleft()
+                (position, epoch, start, ref, passed), handle = pending.popleft()
+                for reason, n in passed.items():  # the listing's skips before this ref: this rank's to count
+                    self.skips.count(reason, n)
                 ok, value = handle.get() if pool else decoder(handle)
                 self._consumed, self._epoch, self._epoch_start = self._consumed + 1, epoch, start
                 if not ok:
                     self.skips.count(value)
-                    self.decode_skips.count(value)
                     failures += 1
                     if failures >= self._epoch_size > 0:
                         raise ValueError(
-                            f"The dataset must yield images that decode. Received: path={self.source.path!r}, "
+                            f"The dataset must yield samples that decode and prepare (image, nouns). Received: "
+                            f"path={self.source.path!r}, "
                             f"{failures} samples in a row failed, skips={self.skips.as_dict()}")
                     continue
                 failures = 0
@@ -224,21 +241,14 @@ class SampleStream:
         """JSON-serialisable position of this rank: local-stream refs consumed (decoded or skipped), the
         epoch of the last one and that epoch's first global position. Each rank saves its own."""
         config = {name: getattr(self, name) for name in _STATE_CONFIG}
-        for epoch in [e for e in self._listing if e < self._epoch]:
-            del self._listing[epoch]
-        relisted: dict[str, int] = {}  # what a resumed stream lists again, from this epoch's start
-        for counter in self._listing.values():
-            for reason, n in counter.as_dict().items():
-                relisted[reason] = relisted.get(reason, 0) + n
         return {"consumed": self._consumed, "epoch": self._epoch, "epoch_start": self._epoch_start,
-                "next_position": self.position_of(self._consumed), "listing_skips": relisted,
-                "decode_skips": self.decode_skips.as_dict(), **config}
+                "next_position": self.position_of(self._consumed), **config}
 
     def restore(self, state: dict[str, int], skipped: dict[str, int] | None = None) -> None:
-        """Continue from `state()`: the next batch lists (without decoding) from the saved epoch's start.
-
-        `skipped`: the skip counts saved with the state (`skips.as_dict()`), which the run's counts continue
-        from; the listing skips of the epochs listed again are taken off, as listing them counts them again."""
+        """Continue from `state()`: the next batch lists (without decoding or counting) from the saved epoch's
+        start. `skipped`: the skip counts saved with the state (`skips.as_dict()`), which the run's counts
+        continue from (a listing skip is counted with the ref after it, so none before the saved position is
+        counted again; a checkpoint written before that rule may count the few its loaders had read ahead twice)."""
         missing = [k for k in ("consumed", "epoch", "epoch_start", *_STATE_CONFIG) if k not in state]
         if missing:
             raise ValueError(f"The stream state must hold {missing}. Received: keys={sorted(state)}")
@@ -248,11 +258,8 @@ class SampleStream:
                              f"(saved, current). Received: {differing}")
         self.close()
         self._consumed, self._epoch, self._epoch_start = (int(state[k]) for k in ("consumed", "epoch", "epoch_start"))
-        self._listing.clear()
-        self.decode_skips.restore(state.get("decode_skips", {}))  # absent from checkpoints of before 2026-12-08
         if skipped is not None:
-            relisted = state.get("listing_skips", {})
-            self.skips.restore({k: int(n) - int(relisted.get(k, 0)) for k, n in skipped.items()})
+            self.skips.restore(skipped)
 
     def num_samples(self) -> int:
         """Usable refs in one epoch, by listing only (undecodable images still count)."""
