@@ -70,8 +70,9 @@ def _same_name(name: str) -> str:
     return tf_path(name) or name
 
 
-def _read_safetensors_index(path: str, config: GroupViTConfig, progress: Progress | None,
-                            lazy: bool = False) -> dict:
+def read_safetensors_shards(path: str, lazy: bool = False) -> tuple[dict, str]:
+    """The weights of a sharded safetensors index (names as stored) and the one format, "pt" or "tf", that all its
+    shards store (a full model's reader and a tower's share this)."""
     formats: dict[str, str] = {}
 
     def shard(file: str) -> dict:
@@ -82,7 +83,18 @@ def _read_safetensors_index(path: str, config: GroupViTConfig, progress: Progres
     if len(set(formats.values())) > 1:
         raise CheckpointFormatError(path, "an index of shards that all hold PyTorch or all TensorFlow weights",
                                     f"metadata formats {formats}")
-    if "tf" in formats.values():
+    return weights, next(iter(formats.values()), "pt")
+
+
+def read_h5_shards(path: str) -> dict[str, np.ndarray]:
+    """The TensorFlow-named weights of the old Keras 2 port's sharded `tf_model.h5.index.json`."""
+    return read_sharded(path, read_keras2_h5_shard, _same_name)
+
+
+def _read_safetensors_index(path: str, config: GroupViTConfig, progress: Progress | None,
+                            lazy: bool = False) -> dict:
+    weights, stored = read_safetensors_shards(path, lazy)
+    if stored == "tf":
         return from_tf_names(weights, config, path, progress)
     return check_weights(config, weights, path, fill_optional=True)
 
@@ -96,7 +108,7 @@ def _read_bin_index(path: str, config: GroupViTConfig, progress: Progress | None
 
 
 def _read_h5_index(path: str, config: GroupViTConfig, progress: Progress | None) -> dict[str, np.ndarray]:
-    return from_tf_names(read_sharded(path, read_keras2_h5_shard, _same_name), config, path, progress)
+    return from_tf_names(read_h5_shards(path), config, path, progress)
 
 
 def _write_safetensors(

@@ -53,8 +53,8 @@ def _read_tower_weights(directory: str, config: GroupViTTextConfig | GroupViTVis
     """PyTorch-named weights of a tower's own checkpoint: PyTorch files as transformers writes them, or the old Keras
     2 port's (its tower model's `tf_model.h5`, sharded or not, or safetensors of TensorFlow names); the first of
     `order` the folder holds."""
-    from groupvit.weights_bridge.formats import _same_name, _stored_format
-    from groupvit.weights_bridge.keras2_h5 import from_tf_names, read_keras2_h5, read_keras2_h5_shard
+    from groupvit.weights_bridge.formats import _stored_format, read_h5_shards, read_safetensors_shards
+    from groupvit.weights_bridge.keras2_h5 import from_tf_names, read_keras2_h5
 
     sub_name, prefix = TOWERS[type(config)]
     full = GroupViTConfig(**{sub_name: config.to_dict()})  # the other tower's part is not read
@@ -64,14 +64,8 @@ def _read_tower_weights(directory: str, config: GroupViTTextConfig | GroupViTVis
         return from_tf_names(weights, full, path, prefix=prefix) if _stored_format(path) == "tf" else weights
 
     def safetensors_shards(path: str) -> dict[str, np.ndarray]:
-        formats: set[str] = set()
-
-        def shard(file: str) -> dict:
-            formats.add(_stored_format(file))
-            return read_safetensors(file, lazy=lazy)
-
-        weights = read_sharded(path, shard, _same_name)
-        return from_tf_names(weights, full, path, prefix=prefix) if formats == {"tf"} else weights
+        weights, stored = read_safetensors_shards(path, lazy)
+        return from_tf_names(weights, full, path, prefix=prefix) if stored == "tf" else weights
 
     readers = {
         "model.safetensors": safetensors,
@@ -79,8 +73,7 @@ def _read_tower_weights(directory: str, config: GroupViTTextConfig | GroupViTVis
         "pytorch_model.bin": read_pytorch_bin,
         "pytorch_model.bin.index.json": lambda path: read_sharded(path, read_pytorch_bin),
         "tf_model.h5": lambda path: read_keras2_h5(path, full, prefix=prefix),
-        "tf_model.h5.index.json": lambda path: from_tf_names(read_sharded(path, read_keras2_h5_shard, _same_name),
-                                                             full, path, prefix=prefix),
+        "tf_model.h5.index.json": lambda path: from_tf_names(read_h5_shards(path), full, path, prefix=prefix),
     }
     for name in order:
         path = os.path.join(directory, name)

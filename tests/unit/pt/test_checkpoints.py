@@ -304,3 +304,19 @@ def test_a_tower_folders_files_are_chosen_by_from_tf_and_use_safetensors(tmp_pat
     with pytest.raises(FileNotFoundError, match="use_safetensors=False, a checkpoint directory must hold one of"):
         GroupViTTextModel.from_pretrained(tmp_path / "text", use_safetensors=False)
     assert GroupViTTextModel.from_pretrained(tmp_path / "text", use_safetensors=True) is not None
+
+
+def test_a_sharded_tower_whose_shards_mix_pytorch_and_tensorflow_names_is_refused(tmp_path, tiny_model):
+    """A full checkpoint's reader refused such an index; a tower's read it as PyTorch names and failed on keys."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    tower = randomize(GroupViTTextModel(tiny_model.config.text_config), seed=4)
+    tower.save_pretrained(tmp_path / "text", max_shard_size="20KB")
+    shards = sorted((tmp_path / "text").glob("model-*.safetensors"))
+    assert len(shards) > 1
+    with safe_open(shards[0], "np") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    save_file(tensors, shards[0], metadata={"format": "tf"})
+    with pytest.raises(ValueError, match="all hold PyTorch or all TensorFlow weights"):
+        GroupViTTextModel.from_pretrained(tmp_path / "text")
