@@ -10,8 +10,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
-import signal
 import time
 from typing import Any
 
@@ -26,11 +24,12 @@ from groupvit.training.options import OPTIONAL_TERMS, StepOptions, frozen_names
 from groupvit.training.run_config import RESUME_FIXED, TrainRun
 from groupvit.training.schedule import (AUTHORS_BASE_LR, AUTHORS_MIN_LR, AUTHORS_WARMUP_LR, CosineSchedule,
                                         scaled_lr)
-from groupvit.training.setup import check_output_folder, env_rank, prepare_model_and_tokenizer
+from groupvit.training.data.skips import sum_counts
+from groupvit.training.run_files import LOG_NAME, SUMMARY_NAME, NullLog, discard_out, rewrite_log
+from groupvit.training.setup import check_nouns, check_output_folder, env_rank, prepare_model_and_tokenizer
+from groupvit.training.stopping import StopRequest, TrainingStopped
 from groupvit.weights_bridge.atomic import write_text
 
-LOG_NAME = "log.jsonl"
-SUMMARY_NAME = "summary.json"
 
 
 def make_schedule(run: TrainRun, total_steps: int) -> CosineSchedule:
@@ -48,64 +47,6 @@ def _backend_class(name: str):
         return TorchTrainer
     from groupvit.tf.training.trainer import KerasTrainer
     return KerasTrainer
-
-
-def _rewrite_log(path: str, keep_through_step: int) -> None:
-    """On resume, drop log lines of steps after the checkpoint (they will be run again), and a last line
-    cut short by a crash while it was written."""
-    if not os.path.isfile(path):
-        return
-    with open(path, encoding="utf-8") as f:
-        lines = [line for line in f if line.strip()]
-    kept = []
-    for number, line in enumerate(lines, 1):
-        try:
-            entry = json.loads(line)
-            if not isinstance(entry, dict):
-                raise json.JSONDecodeError("not an object", line, 0)
-        except json.JSONDecodeError:
-            if number == len(lines) and not line.endswith("\n"):
-                break  # the line being written when the run stopped
-            raise ValueError(f"The training log must hold one JSON object a line. Received: line {number} of "
-                             f"{path!r} is {line[:80]!r}; remove that line (or the log) and resume") from None
-        if entry.get("step", 0) <= keep_through_step:
-            kept.append(line if line.endswith("\n") else line + "\n")
-    write_text(path, "".join(kept))
-
-
-def _discard_out(path: str, keep_folder: bool) -> None:
-    """Undo a failed run's writes: remove the folder it made, or empty the empty folder it was given."""
-    if not keep_folder:
-        shutil.rmtree(path, ignore_errors=True)
-        return
-    for name in os.listdir(path) if os.path.isdir(path) else ():
-        target = os.path.join(path, name)
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            os.remove(target)
-
-
-def _check_nouns(run: TrainRun, source) -> None:
-    """The multi-label loss needs each sample's nouns: its `nouns` field, or nltk's tagger. Without nltk, a
-    dataset where no sample has the field is refused before training, and samples without it are skipped
-    (counted as missing_nouns), as the run says."""
-    from groupvit.training.data import SkipCounter
-    from groupvit.training.data.nouns import NLTK_HELP, nltk_available
-
-    if not run.multi_label or nltk_available():
-        return
-    listed = without = 0
-    for ref in source.refs(run.seed, skips=SkipCounter()):  # a scratch counter: checking is not reading
-        listed += 1
-        without += ref.nouns is None
-    if listed and without == listed:
-        raise ValueError(f"--multi-label needs each sample's nouns: {NLTK_HELP} (or train with --multi-label 0). "
-                         f"Received: none of the {listed} samples of {run.data!r} has a `nouns` field, and nltk or "
-                         f"its data is missing")
-    if without and env_rank() == 0:
-        print(f"nouns: {without} of {listed} samples have no `nouns` field and nltk is missing: they are skipped "
-              f"(missing_nouns)")
 
 
 def _progress(run: TrainRun, total: int, start: int, rank: int):
@@ -142,7 +83,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         config, weights, tokenizer, tokenizer_files = prepare_model_and_tokenizer(run, resume_from)
 
         source = open_source(run.data)
-        _check_nouns(run, source)
+        check_nouns(run, source)
         trainer_cls = _backend_class(run.backend)
         names = list(weights_names(config))
         options = StepOptions(weight_decay=run.weight_decay, clip_norm=run.clip_norm, multi_label=run.multi_label,
@@ -187,7 +128,7 @@ def train(run: TrainRun) -> dict[str, Any]:
             trainer.set_rng_state(saved.get("rng", {}).get(str(rank), {}))
     except BaseException:
         if created_out and env_rank() == 0:  # a run that fails before its first step leaves nothing behind
-            _discard_out(run.out, existed_empty)
+            discard_out(run.out, existed_empty)
         raise
     summary_path = os.path.join(run.out, SUMMARY_NAME)
     if start >= total and os.path.isfile(summary_path):  # a finished run resumed: nothing to train or rewrite
@@ -201,8 +142,8 @@ def train(run: TrainRun) -> dict[str, Any]:
     if rank == 0:
         os.makedirs(run.out, exist_ok=True)
         checkpoints.sweep_temporaries(run.out)  # a resumed run killed while it saved left them
-        _rewrite_log(log_path, start)
-        _rewrite_log(eval_path, start)
+        rewrite_log(log_path, start)
+        rewrite_log(eval_path, start)
     saves = []
 
     def save(step: int, evaluate: bool = True) -> str | None:
@@ -232,12 +173,12 @@ def train(run: TrainRun) -> dict[str, Any]:
         trainer.barrier()
         return path
 
-    stop = _StopRequest()
+    stop = StopRequest()
     bar = _progress(run, total, start, rank)
     step, last, began, interrupted = start, {}, time.perf_counter(), False
     iterator = iter(batches)
     try:
-        with open(log_path, "a", encoding="utf-8") if rank == 0 else _Null() as log:
+        with open(log_path, "a", encoding="utf-8") if rank == 0 else NullLog() as log:
             while step < total:
                 tick = time.perf_counter()
                 batch = next(iterator)
@@ -290,10 +231,10 @@ def train(run: TrainRun) -> dict[str, Any]:
         # a resumed run's log is cut back to where it resumed.
         if rank == 0 and not saves:
             if created_out:
-                _discard_out(run.out, existed_empty)
+                discard_out(run.out, existed_empty)
             elif resume_from:
-                _rewrite_log(log_path, start)
-                _rewrite_log(eval_path, start)
+                rewrite_log(log_path, start)
+                rewrite_log(eval_path, start)
             else:
                 for path in (log_path, eval_path):
                     if os.path.exists(path):
@@ -315,7 +256,7 @@ def train(run: TrainRun) -> dict[str, Any]:
     counts = trainer.gather_objects(batches.skips.as_dict())
     summary = {"backend": run.backend, "world_size": world, "steps": total, "resumed_from_step": start,
                "wall_s": round(wall, 3), "images_per_s": round((total - start) * run.batch_size / max(wall, 1e-9), 3),
-               "final": last, "skipped": run_skips(counts), "skipped_per_rank": counts,
+               "final": last, "skipped": sum_counts(counts), "skipped_per_rank": counts,
                "out": run.out}
     if run.eval_data is not None and rank == 0:
         summary["eval"] = best_and_last(run.out)
@@ -326,67 +267,8 @@ def train(run: TrainRun) -> dict[str, Any]:
     return summary
 
 
-def run_skips(counts: list[dict[str, int]]) -> dict[str, int]:
-    """The run's skipped samples by reason: the sum of the ranks' counts (each skip is counted by one rank, the
-    one that consumes its position; `SampleStream._global_refs`)."""
-    total: dict[str, int] = {}
-    for rank_counts in counts:
-        for reason, n in rank_counts.items():
-            total[reason] = total.get(reason, 0) + n
-    return dict(sorted(total.items()))
-
-
 def weights_names(config: GroupViTConfig) -> list[str]:
     """Trainable parameter names of a model of `config` (no buffers), for `--freeze` patterns."""
     from groupvit.weights_bridge.keys import expected_shapes
     buffers = ("running_mean", "running_var", "num_batches_tracked", "position_ids")
     return [k for k in expected_shapes(config) if not k.endswith(buffers)]
-
-
-class TrainingStopped(KeyboardInterrupt):
-    """The run stopped on a signal (after saving a checkpoint when it could): `signum` is the signal, so the
-    command exits with 128 + signum as a process killed by it would (130 for Ctrl-C, 143 for SIGTERM)."""
-
-    def __init__(self, signum: int = signal.SIGINT, at_boundary: bool = False) -> None:
-        super().__init__(signum)
-        self.signum = int(signum)
-        self.at_boundary = at_boundary  # raised between steps: the state there is consistent and can be saved
-
-
-class _StopRequest:
-    """Ctrl-C (SIGINT) or SIGTERM (a scheduler ending the job) asks the loop to stop after the step in
-    progress, so the checkpoint it saves is exactly a step boundary; a second signal stops at once, saving
-    nothing (the stream has drawn a batch the weights have not taken)."""
-
-    def __init__(self) -> None:
-        import threading
-        self.requested = False
-        self.signum = int(signal.SIGINT)
-        self._previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise TrainingStopped(signum)
-        self.requested = True
-        self.signum = signum
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def write(self, _text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass

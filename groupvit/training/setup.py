@@ -195,3 +195,25 @@ def _report_tokenizer(run: TrainRun, tokenizer: ClipTokenizer, before: GroupViTC
     if changed:
         print(f"config: the text config takes the tokenizer's special ids ({', '.join(changed)}); "
               f"vocab_size stays {after.text_config.vocab_size}")
+
+
+def check_nouns(run: TrainRun, source) -> None:
+    """The multi-label loss needs each sample's nouns: its `nouns` field, or nltk's tagger. Without nltk, a
+    dataset where no sample has the field is refused before training, and samples without it are skipped
+    (counted as missing_nouns), as the run says."""
+    from groupvit.training.data import SkipCounter
+    from groupvit.training.data.nouns import NLTK_HELP, nltk_available
+
+    if not run.multi_label or nltk_available():
+        return
+    listed = without = 0
+    for ref in source.refs(run.seed, skips=SkipCounter()):  # a scratch counter: checking is not reading
+        listed += 1
+        without += ref.nouns is None
+    if listed and without == listed:
+        raise ValueError(f"--multi-label needs each sample's nouns: {NLTK_HELP} (or train with --multi-label 0). "
+                         f"Received: none of the {listed} samples of {run.data!r} has a `nouns` field, and nltk or "
+                         f"its data is missing")
+    if without and env_rank() == 0:
+        print(f"nouns: {without} of {listed} samples have no `nouns` field and nltk is missing: they are skipped "
+              f"(missing_nouns)")

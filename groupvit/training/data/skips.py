@@ -34,3 +34,13 @@ class SkipCounter:
 
     def __repr__(self) -> str:
         return f"SkipCounter({self.as_dict()})"
+
+
+def sum_counts(counts: list[dict[str, int]]) -> dict[str, int]:
+    """The run's skipped samples by reason: the sum of the ranks' counts (each skip is counted by one rank, the
+    one that consumes its position; `groupvit.training.data.stream`)."""
+    total: dict[str, int] = {}
+    for rank_counts in counts:
+        for reason, n in rank_counts.items():
+            total[reason] = total.get(reason, 0) + n
+    return dict(sorted(total.items()))

@@ -141,7 +141,7 @@ def test_num_samples_lists_one_epoch_without_counting_skips(tmp_path):
 def test_each_skip_is_counted_once_by_one_rank_however_far_the_stream_reads_ahead(tmp_path, prefetch):
     """Listing skips were counted as the listing passed them, by every rank and ahead of use: the counts grew
     with the loaders' read-ahead (--num-workers) and every rank held the same listing skips."""
-    from groupvit.training.loop import run_skips
+    from groupvit.training.data.skips import sum_counts
 
     folder = write_folder(tmp_path, 12)
     (tmp_path / "images" / "006.png").write_bytes(b"corrupt")
@@ -156,4 +156,4 @@ def test_each_skip_is_counted_once_by_one_rank_however_far_the_stream_reads_ahea
     # first of epoch 1: rank 0's) carries it; epoch 1's goes with position 24, which neither rank reached. Row 6 is
     # positions 6 and 18 (rank 1's).
     assert counts == [{"bad_json": 1}, {"unreadable_image": 2}]
-    assert run_skips(counts) == {"bad_json": 1, "unreadable_image": 2}
+    assert sum_counts(counts) == {"bad_json": 1, "unreadable_image": 2}
