@@ -12,9 +12,10 @@ from groupvit.pretrained import resolve_checkpoint
 from groupvit.tokenizer import ClipTokenizer, load_tokenizer
 from groupvit.training import checkpoints
 from groupvit.training.run_config import TrainRun
+from groupvit.training.run_files import LOG_NAME, SUMMARY_NAME
 
 TOKENIZER_SUBDIR = "tokenizer"
-_RUN_FILES = ("log.jsonl", "model.safetensors", "summary.json")
+_RUN_FILES = (LOG_NAME, "model.safetensors", SUMMARY_NAME)
 
 
 def _inside(path: str, folder: str) -> bool:
