@@ -56,6 +56,14 @@ def clean_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip().lower()
 
 
+def token_text(text: str) -> str:
+    """What the byte-level BPE reads of `text`: `clean_text`, and a space for each U+0345."""
+    # U+0345 (combining ypogegrammeni) left alone after ftfy's composition: the original tokenizer's regex, with
+    # IGNORECASE, matches it with no class (it case-folds to a letter, yet is none), so it drops it and splits
+    # the word there: the one code point found to tokenize differently (all of Unicode was compared)
+    return clean_text(text).replace("\u0345", " ")
+
+
 def _load_backend(checkpoint_dir: str):
     try:
         from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
@@ -144,10 +152,7 @@ class ClipTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of one text with start and end tokens, truncated to max_length keeping the end token."""
-        # U+0345 (combining ypogegrammeni) left alone after ftfy's composition: the original tokenizer's regex, with
-        # IGNORECASE, matches it with no class (it case-folds to a letter, yet is none), so it drops it and splits
-        # the word there: the one code point found to tokenize differently (all of Unicode was compared)
-        body = self.backend.encode(clean_text(text).replace("\u0345", " "), add_special_tokens=False).ids
+        body = self.backend.encode(token_text(text), add_special_tokens=False).ids
         body = [i for i in body if i not in (self.start_id, self.end_id)][: self.max_length - 2]
         return [self.start_id, *body, self.end_id]
 

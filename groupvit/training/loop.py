@@ -173,6 +173,21 @@ def train(run: TrainRun) -> dict[str, Any]:
         trainer.barrier()
         return path
 
+    def undo_unsaved() -> None:
+        """A run that stops before its first checkpoint leaves nothing behind: the folder it made goes (an empty
+        one it was given is emptied), a resumed run's logs are cut back to where it resumed."""
+        if rank != 0 or saves:
+            return
+        if created_out:
+            discard_out(run.out, existed_empty)
+        elif resume_from:
+            rewrite_log(log_path, start)
+            rewrite_log(eval_path, start)
+        else:
+            for path in (log_path, eval_path):
+                if os.path.exists(path):
+                    os.remove(path)
+
     stop = StopRequest()
     bar = _progress(run, total, start, rank)
     step, last, began, interrupted = start, {}, time.perf_counter(), False
@@ -215,11 +230,13 @@ def train(run: TrainRun) -> dict[str, Any]:
     except KeyboardInterrupt as err:
         interrupted = True
         if not getattr(err, "at_boundary", False):
-            # Stopped inside a step (a second signal, or an interrupt the handler did not see): the data stream
-            # may be a batch ahead of the weights, so the state is not saved; the last checkpoint stands.
+            # Stopped inside a step or a save (a second signal, or an interrupt the handler did not see): the data
+            # stream may be a batch ahead of the weights, so the state is not saved; the last checkpoint stands,
+            # and without one the run undoes its writes as a failed one does (a rerun then starts afresh).
             if rank == 0:
-                last_saved = f"the last checkpoint is step {saves[-1]}" if saves else "no checkpoint was saved"
-                print(f"\nstopped at once inside step {step + 1}: nothing saved, {last_saved}")
+                last_saved = f"the last checkpoint is step {saves[-1]}" if saves else "no checkpoint, nothing kept"
+                print(f"\nstopped at once after {step} completed steps: nothing saved, {last_saved}")
+            undo_unsaved()
         elif step > start and not (saves and saves[-1] == step):
             path = save(step, evaluate=False)
             if rank == 0:
@@ -227,18 +244,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         elif rank == 0 and saves:
             print(f"\ninterrupted: step {step} is saved; continue with the same command and --resume")
     except BaseException:
-        # A run that fails before its first checkpoint leaves nothing behind: the folder it made goes,
-        # a resumed run's log is cut back to where it resumed.
-        if rank == 0 and not saves:
-            if created_out:
-                discard_out(run.out, existed_empty)
-            elif resume_from:
-                rewrite_log(log_path, start)
-                rewrite_log(eval_path, start)
-            else:
-                for path in (log_path, eval_path):
-                    if os.path.exists(path):
-                        os.remove(path)
+        undo_unsaved()
         raise
     finally:
         if bar is not None:

@@ -126,8 +126,9 @@ def _fit_config_to_tokenizer(config: GroupViTConfig, tokenizer: ClipTokenizer, f
 def _differences(a: dict, b: dict, prefix: str = "") -> list[tuple[str, tuple]]:
     """(dotted key, (value in a, value in b)) for every leaf where two config dicts differ."""
     out = []
+    missing = "(absent)"
     for key in sorted(set(a) | set(b)):
-        x, y = a.get(key), b.get(key)
+        x, y = a.get(key, missing), b.get(key, missing)
         if isinstance(x, dict) and isinstance(y, dict):
             out.extend(_differences(x, y, f"{prefix}{key}."))
         elif x != y:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+# Reasons only a source's listing counts (an unreadable or vanished image is found when decoding).
+LISTING_ONLY_REASONS = frozenset({"bad_json", "bad_nouns", "bad_utf8", "empty_caption", "missing_caption",
+                                  "missing_shard", "no_image_member", "truncated_shard"})
+
+
 class SkipCounter:
     """How many samples were skipped, per short stable reason ("empty_caption", "missing_image", ...).
 

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from groupvit.tokenizer import clean_text
+from groupvit.tokenizer import token_text
 from groupvit.training.data.skips import SkipCounter
 
 IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
@@ -93,7 +93,7 @@ def usable_caption(value: object) -> str | None:
         return None
     text = value.strip()
     # Only such texts can clean to nothing (ftfy drops control characters; entities and Unicode spaces go too).
-    if ("&" in text or not text.isascii() or not text.isprintable()) and not clean_text(text):
+    if ("&" in text or not text.isascii() or not text.isprintable()) and not token_text(text).strip():
         return None
     return text
 

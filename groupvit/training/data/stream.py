@@ -12,13 +12,14 @@ comes from `sample_rng(seed, epoch, position)`, so it does not depend on who dec
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from groupvit.training.data.skips import SkipCounter
+from groupvit.training.data.skips import LISTING_ONLY_REASONS, SkipCounter
 from groupvit.training.data.sources import SampleError, SampleRef, Source
 
 T = TypeVar("T")
@@ -97,6 +98,9 @@ _WORKER_DECODER: _Decoder | None = None
 def _init_worker(decoder: _Decoder) -> None:
     global _WORKER_DECODER
     _WORKER_DECODER = decoder
+    # Ctrl-C reaches the whole process group: a loader killed mid-sample would leave the main process waiting for
+    # its result forever. The main process decides when to stop, and ends its loaders itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _decode_in_worker(job: tuple[SampleRef, int, int]) -> tuple[bool, Any]:
@@ -149,27 +153,28 @@ class SampleStream:
 
     def _global_refs(self, epoch: int, position: int) -> Iterator[tuple[int, int, int, SampleRef, dict[str, int]]]:
         """(position, epoch, epoch's first position, ref, listing skips) of the endless global stream from
-        `epoch`. The listing skips are those the listing passed since the ref before (an epoch's first ref also
-        takes the last epoch's tail): they are counted when, and by the rank that, consumes that ref, so each is
-        counted once in a run, however far loaders read ahead and however many ranks list."""
-        carried: dict[str, int] = {}
+        `epoch`. The listing skips are those the listing passed since the ref before (an epoch's last ref also
+        takes those after it): they are counted when, and by the rank that, consumes that ref, so each is counted
+        once in a run, however far loaders read ahead and however many ranks list."""
         while True:
             start = position
             rng = np.random.default_rng([self.seed, epoch])
             listing = SkipCounter()
             attached: dict[str, int] = {}  # this epoch's listing skips handed to refs so far
+            held = None  # one ref held back, so that the skips after the epoch's last ref go with it
             for ref in shuffle_buffer(self.source.refs(self.seed + epoch, skips=listing), self.shuffle_buffer, rng):
                 passed = {}
                 if listing.total != sum(attached.values()):
                     passed, attached = _minus(listing.as_dict(), attached), listing.as_dict()
-                if carried:
-                    passed, carried = _plus(carried, passed), {}
-                yield position, epoch, start, ref, passed
-                position += 1
-            if position == start:
+                if held is not None:
+                    yield held
+                    position += 1
+                held = (position, epoch, start, ref, passed)
+            if held is None:
                 raise ValueError(f"The dataset must yield usable samples. Received: path={self.source.path!r}, "
                                  f"epoch {epoch} listed none, skips={listing.as_dict()}")
-            carried = _plus(carried, _minus(listing.as_dict(), attached))
+            yield (*held[:4], _plus(held[4], _minus(listing.as_dict(), attached)))
+            position += 1
             self._epoch_size = position - start
             epoch += 1
 
@@ -248,7 +253,8 @@ class SampleStream:
         """Continue from `state()`: the next batch lists (without decoding or counting) from the saved epoch's
         start. `skipped`: the skip counts saved with the state (`skips.as_dict()`), which the run's counts
         continue from (a listing skip is counted with the ref after it, so none before the saved position is
-        counted again; a checkpoint written before that rule may count the few its loaders had read ahead twice)."""
+        counted again; from a state written before that rule the skips its loaders had read ahead are counted
+        twice, and on ranks above 0 a missing image found by the listing)."""
         missing = [k for k in ("consumed", "epoch", "epoch_start", *_STATE_CONFIG) if k not in state]
         if missing:
             raise ValueError(f"The stream state must hold {missing}. Received: keys={sorted(state)}")
@@ -259,6 +265,10 @@ class SampleStream:
         self.close()
         self._consumed, self._epoch, self._epoch_start = (int(state[k]) for k in ("consumed", "epoch", "epoch_start"))
         if skipped is not None:
+            if "listing_skips" in state and self.rank > 0:
+                # A state saved before 2026-12-08 counted the listing's skips on every rank; a run's count is now
+                # the ranks' sum, so only rank 0 keeps those of reasons only the listing counts.
+                skipped = {k: n for k, n in skipped.items() if k not in LISTING_ONLY_REASONS}
             self.skips.restore(skipped)
 
     def num_samples(self) -> int:

@@ -239,6 +239,20 @@ def test_a_second_signal_stops_at_once_and_saves_no_state_a_batch_ahead(dataset,
     assert "nothing saved, the last checkpoint is step 2" in capsys.readouterr().out
 
 
+def test_a_second_signal_before_the_first_checkpoint_leaves_nothing_to_refuse_a_rerun(dataset, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """It left log.jsonl and tokenizer/, and the rerun (or --resume) was refused as a run that stopped before its
+    first checkpoint."""
+    data, config = dataset
+    out = tmp_path / "run"
+    _signal_during_step(monkeypatch, 2, 2)
+    assert _train(data, config, out, "--steps", "8", "--save-every", "4") == 130
+    assert "nothing saved, no checkpoint, nothing kept" in capsys.readouterr().out
+    assert not out.exists()
+    monkeypatch.undo()
+    assert _train(data, config, out, "--steps", "8", "--save-every", "4") == 0
+
+
 def test_a_signal_during_a_saving_step_saves_it_once(dataset, tmp_path, monkeypatch):
     from groupvit.training import checkpoints
 

@@ -72,7 +72,7 @@ def test_state_and_restore_are_forwarded(tmp_path, tokenizer_dir):
     assert resumed.num_samples() == 12 and resumed.local_batch == 2
 
 
-def test_samples_without_nouns_or_nltk_are_skipped_as_missing_nouns(tmp_path, tokenizer_dir, monkeypatch):
+def test_a_dataset_without_nouns_or_nltk_fails_naming_its_missing_nouns_skips(tmp_path, tokenizer_dir, monkeypatch):
     import sys
 
     from groupvit.training.data import nouns

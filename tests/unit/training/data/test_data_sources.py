@@ -209,9 +209,10 @@ def test_csv_rows_and_tar_texts_of_bad_utf8_are_skipped_and_counted(tmp_path):
     assert source.skips.as_dict() == {"bad_utf8": 1}
 
 
-@pytest.mark.parametrize("caption", ["\x00\x01", "\x1b[0m", "\x07", "\x7f"])
+@pytest.mark.parametrize("caption", ["\x00\x01", "\x1b[0m", "\x07", "\x7f", "\u0345"])
 def test_a_caption_of_control_characters_is_empty(tmp_path, caption):
-    """CLIP's cleaning (ftfy) drops them: the caption would train as start and end tokens only."""
+    """CLIP's cleaning (ftfy) drops them, and its regex a lone U+0345: the caption would train as start and end
+    tokens only."""
     write_folder(tmp_path, 2)
     write_jsonl(tmp_path / "captions.jsonl", [{"image": "images/000.png", "caption": caption},
                                               {"image": "images/001.png", "caption": "a cat"}])

@@ -137,8 +137,8 @@ def test_num_samples_lists_one_epoch_without_counting_skips(tmp_path):
     assert stream.skips.total == 0
 
 
-@pytest.mark.parametrize("prefetch", [1, 9])
-def test_each_skip_is_counted_once_by_one_rank_however_far_the_stream_reads_ahead(tmp_path, prefetch):
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "loader-reading-ahead"])
+def test_each_skip_is_counted_once_by_one_rank_however_far_the_stream_reads_ahead(tmp_path, workers):
     """Listing skips were counted as the listing passed them, by every rank and ahead of use: the counts grew
     with the loaders' read-ahead (--num-workers) and every rank held the same listing skips."""
     from groupvit.training.data.skips import sum_counts
@@ -146,14 +146,51 @@ def test_each_skip_is_counted_once_by_one_rank_however_far_the_stream_reads_ahea
     folder = write_folder(tmp_path, 12)
     (tmp_path / "images" / "006.png").write_bytes(b"corrupt")
     with open(tmp_path / "captions.jsonl", "a", encoding="utf-8") as f:
-        f.write("{broken json\n")  # one listing skip an epoch
-    streams = [SampleStream(open_source(folder), 4, r, 2, seed=0, shuffle_buffer=0, prefetch=prefetch)
+        f.write("{broken json\n")  # one listing skip an epoch, after its last usable row
+    streams = [SampleStream(open_source(folder), 4, r, 2, seed=0, shuffle_buffer=0, num_workers=workers, prefetch=9)
                for r in range(2)]
     for stream in streams:
-        _steps(stream, 6)  # 2 x 6 x 2 = 24 positions (+ the replacements of skipped ones): two epochs of 11 and more
+        _steps(stream, 6)  # 2 x 6 x 2 = 24 positions (+ the replacements of skipped ones): two epochs of 12
     counts = [s.skips.as_dict() for s in streams]
-    # No shuffle, 12 usable refs an epoch: epoch 0's broken line is passed after its last ref, so position 12 (the
-    # first of epoch 1: rank 0's) carries it; epoch 1's goes with position 24, which neither rank reached. Row 6 is
-    # positions 6 and 18 (rank 1's).
-    assert counts == [{"bad_json": 1}, {"unreadable_image": 2}]
-    assert sum_counts(counts) == {"bad_json": 1, "unreadable_image": 2}
+    # No shuffle, 12 usable refs an epoch: each epoch's broken line goes with its last ref, positions 11 and 23
+    # (rank 1's, both reached); row 6 is positions 6 and 18 (rank 1's too).
+    assert counts == [{}, {"bad_json": 2, "unreadable_image": 2}]
+    assert sum_counts(counts) == {"bad_json": 2, "unreadable_image": 2}
+
+
+def test_a_skip_after_the_last_usable_row_is_counted_by_a_run_that_ends_with_the_epoch(tmp_path):
+    """It went with the next epoch's first position, which a run of whole epochs never reaches (shuffle off)."""
+    folder = write_folder(tmp_path, 8)
+    with open(tmp_path / "captions.jsonl", "a", encoding="utf-8") as f:
+        f.write("{broken json\n")
+    stream = SampleStream(open_source(folder), 4, 0, 1, seed=0, shuffle_buffer=0)
+    _steps(stream, 2)  # exactly one epoch
+    assert stream.skips.as_dict() == {"bad_json": 1}
+
+
+def test_a_state_saved_before_the_counting_rule_keeps_listing_skips_on_rank_0_only(tmp_path):
+    """Such states counted every listing skip on every rank; the run's count now sums the ranks."""
+    folder = write_folder(tmp_path, 8)
+    counts = {"bad_json": 3, "unreadable_image": 1}
+    for rank, kept in ((0, counts), (1, {"unreadable_image": 1})):
+        stream = SampleStream(open_source(folder), 4, rank, 2, seed=0)
+        stream.restore({**stream.state(), "listing_skips": {"bad_json": 1}}, counts)
+        assert stream.skips.as_dict() == kept
+        fresh = SampleStream(open_source(folder), 4, rank, 2, seed=0)
+        fresh.restore(fresh.state(), counts)  # a state of today's rule: every count kept
+        assert fresh.skips.as_dict() == counts
+
+
+def test_loader_processes_leave_ctrl_c_to_the_main_process():
+    """Ctrl-C reaches the process group: a loader it killed mid-sample left the main process waiting forever."""
+    import signal
+
+    from groupvit.training.data import stream
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        stream._init_worker(None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        stream._WORKER_DECODER = None
