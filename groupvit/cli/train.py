@@ -144,11 +144,8 @@ def run(args: argparse.Namespace) -> int:
         if type(error) not in (ValueError, FileNotFoundError, FileExistsError):
             raise  # an error class of its own (a checkpoint's format error) keeps its form
         raise type(error)(as_flags(str(error))) from error
-    if summary["world_size"] == 1 or _is_rank_zero():
+    from groupvit.training.setup import env_rank
+
+    if summary["world_size"] == 1 or env_rank() == 0:  # one line per run, whatever launched it
         print(json.dumps({k: summary[k] for k in ("backend", "steps", "wall_s", "images_per_s", "skipped", "out")}))
     return 0
-
-
-def _is_rank_zero() -> bool:
-    import os
-    return os.environ.get("RANK", "0") == "0"

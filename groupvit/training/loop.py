@@ -190,7 +190,7 @@ def train(run: TrainRun) -> dict[str, Any]:
 
     stop = StopRequest()
     bar = _progress(run, total, start, rank)
-    step, last, began, interrupted = start, {}, time.perf_counter(), False
+    step, last, began, interrupted = start, {}, time.perf_counter(), 0
     iterator = iter(batches)
     try:
         with open(log_path, "a", encoding="utf-8") if rank == 0 else NullLog() as log:
@@ -225,10 +225,14 @@ def train(run: TrainRun) -> dict[str, Any]:
                                     scale=f"{metrics['logit_scale']:.2f}", img_s=f"{images_per_s:.1f}")
                 if step % run.save_every == 0 and step < total:
                     save(step)
-                if stop.requested and step < total:
-                    raise TrainingStopped(stop.signum, at_boundary=True)
+                # Every rank stops at the same boundary, on the signal any rank received (a signal may reach the
+                # processes a step apart, or one process only; the save that follows is a collective)
+                signum = stop.signum if stop.requested else 0
+                signum = trainer.max_over_ranks(signum) if world > 1 else signum
+                if signum and step < total:
+                    raise TrainingStopped(signum, at_boundary=True)
     except KeyboardInterrupt as err:
-        interrupted = True
+        interrupted = getattr(err, "signum", stop.signum)
         if not getattr(err, "at_boundary", False):
             # Stopped inside a step or a save (a second signal, or an interrupt the handler did not see): the data
             # stream may be a batch ahead of the weights, so the state is not saved; the last checkpoint stands,
@@ -238,7 +242,11 @@ def train(run: TrainRun) -> dict[str, Any]:
                 print(f"\nstopped at once after {step} completed steps: nothing saved, {last_saved}")
             undo_unsaved()
         elif step > start and not (saves and saves[-1] == step):
-            path = save(step, evaluate=False)
+            try:
+                path = save(step, evaluate=False)
+            except BaseException:
+                undo_unsaved()
+                raise
             if rank == 0:
                 print(f"\ninterrupted: saved {path}; continue with the same command and --resume")
         elif rank == 0 and saves:
@@ -255,7 +263,7 @@ def train(run: TrainRun) -> dict[str, Any]:
             close()
     if interrupted:
         trainer.close()
-        raise TrainingStopped(stop.signum)
+        raise TrainingStopped(interrupted)
 
     save(total)
     wall = time.perf_counter() - began

@@ -58,12 +58,15 @@ def check_output_folder(run: TrainRun) -> str | None:
 
 
 def env_rank() -> int:
-    """This process's rank as the launcher tells it (torchrun's RANK, TF_CONFIG's task index)."""
+    """This process's rank as the launcher tells it: torchrun's RANK, or TF_CONFIG's task in
+    MultiWorkerMirroredStrategy's order (a chief first, then the workers)."""
     if "RANK" in os.environ:
         return int(os.environ["RANK"])
     if "TF_CONFIG" in os.environ:
         import json
-        return int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
+        spec = json.loads(os.environ["TF_CONFIG"])
+        task, chiefs = spec.get("task", {}), len(spec.get("cluster", {}).get("chief", []))
+        return 0 if task.get("type") == "chief" else chiefs + int(task.get("index", 0))
     return 0
 
 

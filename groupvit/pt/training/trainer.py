@@ -196,6 +196,14 @@ class TorchTrainer:
         dist.all_gather(parts, padded)
         return [json.loads(bytes(p[: int(n)].cpu().tolist()).decode("utf-8")) for p, n in zip(parts, sizes)]
 
+    def max_over_ranks(self, value: int) -> int:
+        """The largest of every rank's `value` (one small all-reduce), so that every rank takes the same decision."""
+        if self.world_size == 1:
+            return int(value)
+        tensor = torch.tensor([int(value)], dtype=torch.int64, device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return int(tensor.item())
+
     def barrier(self) -> None:
         if self.world_size > 1:
             dist.barrier()

@@ -28,7 +28,9 @@ def replica_world():
 def all_gather_with_grad(x):
     """Rows of every replica concatenated in replica order; gradients flow back to each row's owner."""
     _, _, context = replica_world()
-    return x if context is None else context.all_gather(x, axis=0)
+    # tf.identity: a step's raw input (the image nouns) has no device inside the traced step, and
+    # MultiWorkerMirroredStrategy's gather refuses it ("destinations can not be empty")
+    return x if context is None else context.all_gather(tf.identity(x), axis=0)
 
 
 def clamped_scale(log_scale):

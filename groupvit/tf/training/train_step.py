@@ -105,6 +105,14 @@ class TFGroupViTTrainer(TFGroupViTModel):
             with self.distribute_strategy.scope():
                 optimizer.build(self.training_variables.trained)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' fit first builds a model from a batch averaged over the replicas, which
+        MultiWorkerMirroredStrategy cannot do for a dict batch; this model is built in its constructor and its
+        optimizer by `compile`, so there is nothing left to build."""
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # ----- the forward of GroupViTTrainingStep ---------------------------------------------------------
     def training_losses(self, data: dict) -> dict:
         """{"loss", "contrastive", "multi_label" (K > 0), "logit_scale"} of the local rows."""

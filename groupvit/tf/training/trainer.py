@@ -146,8 +146,20 @@ class KerasTrainer:
     def _gather_rows(self, array: np.ndarray) -> np.ndarray:
         """[world, ...]: `array` of every worker, in rank order (one row per worker, not per replica)."""
         values = self.strategy.experimental_distribute_values_from_function(lambda _: tf.constant(array[None]))
-        gathered = self.strategy.gather(values, axis=0).numpy()  # (replicas, ...)
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # the strategy traces a new function for every eager gather, and warns each time
+        try:
+            gathered = self.strategy.gather(values, axis=0).numpy()  # (replicas, ...)
+        finally:
+            logger.setLevel(level)
         return gathered[:: self.local_replicas]
+
+    def max_over_ranks(self, value: int) -> int:
+        """The largest of every worker's `value`, so that every worker takes the same decision."""
+        if self.world_size == 1:
+            return int(value)
+        return int(self._gather_rows(np.array([int(value)], np.int32)).max())
 
     def gather_objects(self, obj: Any) -> list[Any]:
         """JSON-able objects of every worker, in rank order (sent as JSON bytes: nothing is unpickled)."""

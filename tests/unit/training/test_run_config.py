@@ -71,3 +71,21 @@ def test_best_and_last_skip_an_evaluation_with_no_score(tmp_path):
         evaluation.append_entry(str(tmp_path), entry)
     assert evaluation.best_and_last(str(tmp_path)) == {"best": {"step": 2, "miou": 0.25},
                                                          "last": {"step": 2, "miou": 0.25}}
+
+
+@pytest.mark.parametrize(("cluster", "task", "rank"), [
+    ({"worker": ["a:1", "b:1"]}, {"type": "worker", "index": 1}, 1),
+    ({"chief": ["c:1"], "worker": ["a:1", "b:1"]}, {"type": "chief", "index": 0}, 0),
+    ({"chief": ["c:1"], "worker": ["a:1", "b:1"]}, {"type": "worker", "index": 0}, 1),  # was 0: a second rank 0
+    ({"chief": ["c:1"], "worker": ["a:1", "b:1"]}, {"type": "worker", "index": 1}, 2),
+])
+def test_env_rank_orders_tf_config_as_the_strategy_does(monkeypatch, cluster, task, rank):
+    """Chief first, then the workers (MultiWorkerMirroredStrategy's order, tf's worker_position): with a chief,
+    worker 0 was taken for rank 0 too, and both trained the tokenizer into OUT and cleaned up a failed start."""
+    import json
+
+    from groupvit.training.setup import env_rank
+
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+    assert env_rank() == rank
