@@ -190,7 +190,7 @@ def train(run: TrainRun) -> dict[str, Any]:
 
     stop = StopRequest()
     bar = _progress(run, total, start, rank)
-    step, last, began, interrupted = start, {}, time.perf_counter(), 0
+    step, last, began, interrupted, stopped_at_boundary = start, {}, time.perf_counter(), 0, False
     iterator = iter(batches)
     try:
         with open(log_path, "a", encoding="utf-8") if rank == 0 else NullLog() as log:
@@ -233,6 +233,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                     raise TrainingStopped(signum, at_boundary=True)
     except KeyboardInterrupt as err:
         interrupted = getattr(err, "signum", stop.signum)
+        stopped_at_boundary = getattr(err, "at_boundary", False)
         if not getattr(err, "at_boundary", False):
             # Stopped inside a step or a save (a second signal, or an interrupt the handler did not see): the data
             # stream may be a batch ahead of the weights, so the state is not saved; the last checkpoint stands,
@@ -262,7 +263,7 @@ def train(run: TrainRun) -> dict[str, Any]:
         if close is not None:
             close()
     if interrupted:
-        trainer.close()
+        trainer.close(wait=stopped_at_boundary)  # stopped at once, the other ranks may be inside a step
         raise TrainingStopped(interrupted)
 
     save(total)

@@ -208,8 +208,9 @@ class TorchTrainer:
         if self.world_size > 1:
             dist.barrier()
 
-    def close(self) -> None:
-        """Leave the process group once every rank is done with it, with nothing left holding it.
+    def close(self, wait: bool = True) -> None:
+        """Leave the process group once every rank is done with it, with nothing left holding it (`wait=False`:
+        without waiting for the others, which may be inside a collective this rank will never join).
 
         The barrier: a rank that finished first must not tear its gloo pairs down while a peer is still
         at work (rank 0 writing its files). Dropping DDP: its reducer holds the process group, which then
@@ -217,7 +218,7 @@ class TorchTrainer:
         shutdown, aborting the process at exit (SIGABRT / SIGSEGV after a finished run: 1 in 6 runs of the
         torchrun test here, and in CI)."""
         if dist.is_initialized():
-            if dist.get_world_size() > 1:
+            if wait and dist.get_world_size() > 1:
                 dist.barrier()
             self.runner = self.step_module
             gc.collect()  # the DDP reducer's autograd hooks form cycles: free it, and its group, now
