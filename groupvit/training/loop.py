@@ -31,7 +31,6 @@ from groupvit.training.stopping import StopRequest, TrainingStopped
 from groupvit.weights_bridge.atomic import write_text
 
 
-
 def make_schedule(run: TrainRun, total_steps: int) -> CosineSchedule:
     """The authors' schedule; warm-up and floor keep the authors' ratios to the base rate."""
     base = run.lr if run.lr is not None else scaled_lr(AUTHORS_BASE_LR, run.batch_size)
