@@ -57,17 +57,28 @@ def check_output_folder(run: TrainRun) -> str | None:
     return None
 
 
+def tf_config_position() -> tuple[int, int]:
+    """(rank, number of workers) from TF_CONFIG, in MultiWorkerMirroredStrategy's order (chief first); (0, 1)
+    without one."""
+    import json
+
+    spec = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    cluster, task = spec.get("cluster", {}), spec.get("task", {})
+    chiefs, workers = len(cluster.get("chief", [])), len(cluster.get("worker", []))
+    if not chiefs + workers:
+        return 0, 1
+    if task.get("type") not in ("chief", "worker"):
+        raise ValueError(f"A training process must be a chief or a worker. Received: TF_CONFIG task={task}")
+    rank = 0 if task["type"] == "chief" else chiefs + int(task["index"])
+    return rank, chiefs + workers
+
+
 def env_rank() -> int:
     """This process's rank as the launcher tells it: torchrun's RANK, or TF_CONFIG's task in
-    MultiWorkerMirroredStrategy's order (a chief first, then the workers)."""
+    MultiWorkerMirroredStrategy's order (`tf_config_position`)."""
     if "RANK" in os.environ:
         return int(os.environ["RANK"])
-    if "TF_CONFIG" in os.environ:
-        import json
-        spec = json.loads(os.environ["TF_CONFIG"])
-        task, chiefs = spec.get("task", {}), len(spec.get("cluster", {}).get("chief", []))
-        return 0 if task.get("type") == "chief" else chiefs + int(task.get("index", 0))
-    return 0
+    return tf_config_position()[0]
 
 
 def _trained_tokenizer_dir(run: TrainRun) -> str:

@@ -26,19 +26,7 @@ from groupvit.tf.training.train_step import (DROP_PATH_KEY, NOISE_PREFIX, NOUN_I
                                              TFGroupViTTrainer)
 from groupvit.training.options import MULTI_LABEL_SCALE_NAME, StepOptions
 from groupvit.training.schedule import CosineSchedule
-
-
-def worker_position() -> tuple[int, int]:
-    """(rank, number of workers) from TF_CONFIG, in MultiWorkerMirroredStrategy's order (chief first)."""
-    spec = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    cluster, task = spec.get("cluster", {}), spec.get("task", {})
-    chiefs, workers = len(cluster.get("chief", [])), len(cluster.get("worker", []))
-    if not chiefs + workers:
-        return 0, 1
-    if task.get("type") not in ("chief", "worker"):
-        raise ValueError(f"A training process must be a chief or a worker. Received: TF_CONFIG task={task}")
-    rank = 0 if task["type"] == "chief" else chiefs + int(task["index"])
-    return rank, chiefs + workers
+from groupvit.training.setup import tf_config_position as worker_position
 
 
 class KerasTrainer:
