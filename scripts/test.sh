@@ -23,6 +23,7 @@ df -h . | tail -n 1 | awk '{print "disk free at start: " $4 " of " $2}'
 failed=()
 for env in $("$VENV/bin/tox" list --no-desc -d); do
     start=$SECONDS
+    df -h . | tail -n 1 | awk -v env="$env" '{print "== " env ": disk free " $4}'
     if "$VENV/bin/tox" run -e "$env"; then
         echo "== $env: OK in $((SECONDS - start)) s"
     else
