@@ -34,3 +34,23 @@ def tiny_train_config(path, vocab_size: int = 700) -> str:
     with open(path, "w", encoding="utf-8") as f:
         f.write(config.to_json_string())
     return str(path)
+
+
+def with_listing_skips(data, folder) -> str:
+    """A copy of the dataset `data` in `folder` with three samples the listing skips, spread over the listing (a
+    broken JSON line first, a missing image in the middle, an empty caption last): every rank lists them alike, so
+    the global batches stay one process's. The shuffle buffer reads the whole listing before its first ref, so an
+    epoch's listing skips are counted by the rank whose rows hold the epoch's first position."""
+    import shutil
+
+    shutil.copytree(data, folder)
+    path = os.path.join(folder, "captions.jsonl")
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    middle = len(lines) // 2
+    lines = (["{broken json\n"] + lines[:middle]
+             + [json.dumps({"image": "images/none.png", "caption": "a red picture", "nouns": ["red"]}) + "\n"]
+             + lines[middle:] + [json.dumps({"image": "images/003.png", "caption": "  ", "nouns": ["red"]}) + "\n"])
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    return str(folder)

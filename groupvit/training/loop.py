@@ -204,11 +204,12 @@ def train(run: TrainRun) -> dict[str, Any]:
                 metrics = trainer.step(batch, noise, lr, scales)
                 step += 1
                 images_per_s = run.batch_size / max(time.perf_counter() - tick, 1e-9)
+                skipped = trainer.sum_over_ranks(batches.skips.total) if world > 1 else batches.skips.total
                 last = {"step": step, **{k: metrics[k] for k in ("loss", "contrastive")},
                         "multi_label": metrics.get("multi_label"), "lr": lr, "logit_scale": metrics["logit_scale"],
                         "images_per_s": images_per_s, "grad_norm": metrics["grad_norm"],
                         "multi_label_logit_scale": metrics.get("multi_label_logit_scale"),
-                        "skipped": batches.skips.total}
+                        "skipped": skipped}  # every rank's skips so far, as summary.json counts them
                 for term in OPTIONAL_TERMS:
                     if term in metrics:
                         last[term] = metrics[term]

@@ -198,10 +198,15 @@ class TorchTrainer:
 
     def max_over_ranks(self, value: int) -> int:
         """The largest of every rank's `value` (one small all-reduce), so that every rank takes the same decision."""
-        if self.world_size == 1:
-            return int(value)
+        return self._reduce_int(value, dist.ReduceOp.MAX) if self.world_size > 1 else int(value)
+
+    def sum_over_ranks(self, value: int) -> int:
+        """The sum of every rank's `value` (one small all-reduce)."""
+        return self._reduce_int(value, dist.ReduceOp.SUM) if self.world_size > 1 else int(value)
+
+    def _reduce_int(self, value: int, op: Any) -> int:
         tensor = torch.tensor([int(value)], dtype=torch.int64, device=self.device)
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        dist.all_reduce(tensor, op=op)
         return int(tensor.item())
 
     def barrier(self) -> None:

@@ -49,7 +49,7 @@ class KerasTrainer:
         self.strategy = strategy if strategy is not None else tf.distribute.get_strategy()
         multi_worker = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
         self.rank, self.world_size = worker_position() if multi_worker else (0, 1)
-        self._max_fn = None  # max_over_ranks's traced all-reduce, made on first use
+        self._ints_fn = None  # _ints_over_ranks's traced all-gather, made on first use
         self.local_replicas = self.strategy.num_replicas_in_sync // self.world_size
         self.options, self.schedule = options, schedule
         if weights is None:  # the seed decides the initial weights only: the step draws no random numbers
@@ -145,18 +145,23 @@ class KerasTrainer:
         return gathered[:: self.local_replicas]
 
     def max_over_ranks(self, value: int) -> int:
-        """The largest of every worker's `value`, so that every worker takes the same decision (one traced
-        all-reduce, reused every step: an eager gather traces anew on each call, ~40 ms)."""
-        if self.world_size == 1:
-            return int(value)
-        if self._max_fn is None:
-            def replica_max(x):  # tf.distribute has no MAX reduction: gather the flags, take their largest
-                return tf.reduce_max(tf.distribute.get_replica_context().all_gather(tf.identity(x), axis=0),
-                                     keepdims=True)
+        """The largest of every worker's `value`, so that every worker takes the same decision."""
+        return int(max(self._ints_over_ranks(value))) if self.world_size > 1 else int(value)
 
-            self._max_fn = tf.function(lambda x: self.strategy.run(replica_max, args=(x,)))
-        out = self._max_fn(tf.constant([int(value)], tf.int32))
-        return int(self.strategy.experimental_local_results(out)[0].numpy()[0])
+    def sum_over_ranks(self, value: int) -> int:
+        """The sum of every worker's `value`."""
+        return int(sum(self._ints_over_ranks(value))) if self.world_size > 1 else int(value)
+
+    def _ints_over_ranks(self, value: int) -> list[int]:
+        """Every worker's `value`, in rank order: one traced all-gather, reused every step (an eager gather traces
+        anew on each call, ~40 ms; tf.distribute has no MAX reduction)."""
+        if self._ints_fn is None:
+            def replica_gather(x):
+                return tf.distribute.get_replica_context().all_gather(tf.identity(x), axis=0)
+
+            self._ints_fn = tf.function(lambda x: self.strategy.run(replica_gather, args=(x,)))
+        out = self._ints_fn(tf.constant([int(value)], tf.int32))
+        return self.strategy.experimental_local_results(out)[0].numpy()[:: self.local_replicas].tolist()
 
     def gather_objects(self, obj: Any) -> list[Any]:
         """JSON-able objects of every worker, in rank order (sent as JSON bytes: nothing is unpickled)."""

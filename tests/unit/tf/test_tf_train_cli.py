@@ -9,7 +9,7 @@ import numpy as np
 from groupvit.cli import main
 from groupvit.tf import TFGroupViTModel
 from groupvit.weights_bridge.safetensors_io import read_safetensors
-from train_data import tiny_train_config, write_colour_dataset
+from train_data import tiny_train_config, with_listing_skips, write_colour_dataset
 
 BASE = ["--backend", "tf", "--tokenizer-vocab", "600", "--batch-size", "8", "--lr", "1e-3", "--multi-label", "2",
         "--no-progress"]
@@ -103,20 +103,25 @@ def _random_init(tmp_path, data, config):
 def test_two_workers_with_the_grouped_loss_equal_one_process_and_stop_together(tmp_path):
     """MultiWorkerMirroredStrategy refused the grouped loss's gather of a raw input ("destinations can not be
     empty"); and a SIGTERM that reached one worker only made it start the save's gather alone (a collective
-    mismatch, no checkpoint)."""
+    mismatch, no checkpoint). With samples the listing skips, each log line counts every worker's skips."""
     import signal
     import time
 
-    data, config = write_colour_dataset(tmp_path / "data"), tiny_train_config(tmp_path / "config.json")
+    data = with_listing_skips(write_colour_dataset(tmp_path / "data"), tmp_path / "bad")
+    config = tiny_train_config(tmp_path / "config.json")
     init = _random_init(tmp_path, data, config)
     base = [a for a in BASE if a not in ("--tokenizer-vocab", "600")]
-    args = ["--data", data, "--init", init, *base, "--grouped-multi-label", "--steps", "3"]
+    # batch 6: the second epoch (16 usable samples) starts inside worker 1's rows, which count its listing skips
+    args = ["--data", data, "--init", init, *base, "--batch-size", "6", "--grouped-multi-label", "--steps", "5"]
     assert main(["train", *args, "--out", str(tmp_path / "single")]) == 0
     procs = _launch_workers(args, tmp_path / "dist")
     errors = [proc.communicate(timeout=300)[1] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
     np.testing.assert_allclose([r["loss"] for r in _log(tmp_path / "dist")],
                                [r["loss"] for r in _log(tmp_path / "single")], rtol=2e-5, atol=2e-6)
+    assert [r["skipped"] for r in _log(tmp_path / "dist")] == [r["skipped"] for r in _log(tmp_path / "single")]
+    summaries = [json.loads((tmp_path / out / "summary.json").read_text())["skipped"] for out in ("dist", "single")]
+    assert summaries[0] == summaries[1] and sum(summaries[0].values()) >= 3
 
     stopped = tmp_path / "stopped"
     procs = _launch_workers([*args[:-1], "400", "--save-every", "1000"], stopped)

@@ -16,7 +16,7 @@ from groupvit.cli import main
 from groupvit.pt import GroupViTModel
 from groupvit.tokenizer import load_tokenizer
 from groupvit.weights_bridge.safetensors_io import read_safetensors
-from train_data import tiny_train_config, write_colour_dataset
+from train_data import tiny_train_config, with_listing_skips, write_colour_dataset
 from training_invariants import adam_drift_bound, drifts
 
 BASE = ["--backend", "pt", "--tokenizer-vocab", "600", "--batch-size", "4", "--lr", "1e-3", "--multi-label", "2",
@@ -230,13 +230,20 @@ def _signal_during_step(monkeypatch, at_step, signals):
 
 def test_a_second_signal_stops_at_once_and_saves_no_state_a_batch_ahead(dataset, tmp_path, monkeypatch, capsys):
     """The second Ctrl-C lands inside a step, after its batch was drawn: a checkpoint there would resume a batch
-    ahead of its weights, so none is written and the last periodic one stands."""
+    ahead of its weights, so none is written and the last periodic one stands. The rank leaves its process group
+    without the closing barrier: under torchrun the other ranks are inside a step it never joins (it hung there
+    for gloo's 30-minute timeout)."""
+    from groupvit.pt.training.trainer import TorchTrainer
+
     data, config = dataset
     out = tmp_path / "run"
     _signal_during_step(monkeypatch, 4, 2)
+    close, waits = TorchTrainer.close, []
+    monkeypatch.setattr(TorchTrainer, "close", lambda self, wait=True: waits.append(wait) or close(self, wait=wait))
     assert _train(data, config, out, "--steps", "8", "--save-every", "2", "--keep", "5") == 130
     assert sorted(os.listdir(out / "checkpoints")) == ["step-000002"]
     assert "nothing saved, the last checkpoint is step 2" in capsys.readouterr().out
+    assert waits and not any(waits)
 
 
 def test_a_second_signal_before_the_first_checkpoint_leaves_nothing_to_refuse_a_rerun(dataset, tmp_path,
@@ -285,10 +292,14 @@ def _random_init(data, config, folder):
     return str(folder / "init")
 
 
-@pytest.mark.parametrize("loss", [[], ["--grouped-multi-label", "--group-exclusivity", "0.5", "--group-naming", "0.5"]],
-                         ids=["authors", "grouped"])
-def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path, loss):
+@pytest.mark.parametrize("loss, skips", [([], False),
+                                         (["--grouped-multi-label", "--group-exclusivity", "0.5", "--group-naming",
+                                           "0.5"], False),
+                                         ([], True)], ids=["authors", "grouped", "listing-skips"])
+def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path, loss, skips):
     data, config = dataset
+    if skips:  # skipped as the epochs are listed: the global batches stay one process's, and so do the counts
+        data = with_listing_skips(data, tmp_path / "bad")
     init = _random_init(data, config, tmp_path)
     single, dist = tmp_path / "single", tmp_path / "dist"
     args = ["--steps", "5", "--batch-size", "6", "--init", init, *loss]
@@ -305,6 +316,9 @@ def test_torchrun_two_ranks_equal_one_process(dataset, tmp_path, loss):
     # float32 sums in another order (gathered rows, BatchNorm statistics summed over ranks)
     np.testing.assert_allclose([r["loss"] for r in _log(dist)], [r["loss"] for r in _log(single)],
                                rtol=2e-5, atol=2e-6)
+    assert [r["skipped"] for r in _log(dist)] == [r["skipped"] for r in _log(single)]  # summed over the ranks
+    summaries = [json.loads((out / "summary.json").read_text())["skipped"] for out in (dist, single)]
+    assert summaries[0] == summaries[1] and (sum(summaries[0].values()) >= 3 if skips else summaries[0] == {})
     lrs = [r["lr"] for r in _log(single)]
     wd, ws = read_safetensors(dist / "model.safetensors"), read_safetensors(single / "model.safetensors")
     for key in ws:
