@@ -94,6 +94,9 @@ def _worker(out_dir: str) -> None:
     arrays["mirrored"] = _arrays(mirrored)
     metrics["mirrored_world"] = [mirrored.rank, mirrored.world_size, strategy.num_replicas_in_sync,
                                  mirrored.gather_objects({"a": [1, "b"]})]
+    # the per-step agreement of the training loop (stop signals, skip counts): one row per worker, one trace
+    metrics["ints_over_ranks"] = [mirrored._ints_over_ranks(v) for v in (3, 7, 0)]
+    metrics["ints_traces"] = mirrored._ints_fn.experimental_get_tracing_count()
     arrays["batch_norm"] = _sync_batch_norm_check(strategy)
 
     frozen = KerasTrainer(config, weights, StepOptions(multi_label=2, frozen=_frozen(config)), schedule=SCHEDULE)
@@ -135,6 +138,8 @@ def _losses(steps: list[dict]) -> np.ndarray:
 def test_two_replicas_equal_one_device_at_the_same_global_batch(results):
     metrics, arrays = results
     assert metrics["mirrored_world"] == [0, 1, 2, [{"a": [1, "b"]}]]  # one data-feeding process, 2 replicas
+    # traced once, reused each step (an eager gather traced anew on every call, ~40 ms a step)
+    assert metrics["ints_over_ranks"] == [[3], [7], [0]] and metrics["ints_traces"] == 1
     assert any(m["grad_norm"] > OPTIONS.clip_norm for m in metrics["single"])  # clipping is exercised
     # float32 sums taken in another order (gathered rows, all-reduced gradients and BatchNorm statistics)
     np.testing.assert_allclose(_losses(metrics["mirrored"]), _losses(metrics["single"]), rtol=2e-5, atol=2e-6)
