@@ -137,6 +137,16 @@ def _fit_config_to_tokenizer(config: GroupViTConfig, tokenizer: ClipTokenizer, f
     return config
 
 
+def _model_fields(config: GroupViTConfig) -> dict:
+    """The fields that make the model, of the config and its towers: not the keys a config.json may carry beside
+    them (`transformers_version`, `architectures`, `dtype`, ...), which `to_dict` writes back."""
+    fields = {name: getattr(config, name) for name in config._defaults}
+    for tower in ("text_config", "vision_config"):
+        part = getattr(config, tower)
+        fields[tower] = {name: getattr(part, name) for name in part._defaults}
+    return fields
+
+
 def _differences(a: dict, b: dict, prefix: str = "") -> list[tuple[str, tuple]]:
     """(dotted key, (value in a, value in b)) for every leaf where two config dicts differ."""
     out = []
@@ -163,7 +173,7 @@ def prepare_model_and_tokenizer(
         config, weights = load_checkpoint(run.init)
         if run.config:
             given = GroupViTConfig.from_pretrained(run.config)
-            differing = _differences(given.to_dict(), config.to_dict())
+            differing = _differences(_model_fields(given), _model_fields(config))
             if differing:
                 shown = "; ".join(f"{k}: {a!r} here, {b!r} in --init" for k, (a, b) in differing[:8])
                 more = f" (and {len(differing) - 8} more)" if len(differing) > 8 else ""

@@ -409,6 +409,11 @@ def test_a_config_differing_from_the_init_checkpoints_names_the_fields(dataset, 
     err = capsys.readouterr().err
     assert "text_config.eos_token_id" in err and "text_config.pad_token_id" in err, err
     assert not (tmp_path / "second").exists()
+    # the checkpoint's own config, as transformers writes it (its version, architectures, dtype): the same model
+    same = json.loads((first / "config.json").read_text())
+    same.update(transformers_version="5.0.0", architectures=["GroupViTModel"], torch_dtype="float32")
+    (tmp_path / "same.json").write_text(json.dumps(same))
+    assert _train(data, str(tmp_path / "same.json"), tmp_path / "third", "--steps", "1", "--init", str(first)) == 0
 
 
 def test_a_run_killed_before_its_first_checkpoint_is_named_as_such(dataset, tmp_path, capsys):
