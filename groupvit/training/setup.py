@@ -177,8 +177,9 @@ def prepare_model_and_tokenizer(
             if differing:
                 shown = "; ".join(f"{k}: {a!r} here, {b!r} in --init" for k, (a, b) in differing[:8])
                 more = f" (and {len(differing) - 8} more)" if len(differing) > 8 else ""
-                raise ValueError(f"--config must equal the --init checkpoint's config (or be left out: the "
-                                 f"checkpoint's is used). Received: {run.config!r}, which differs from {run.init!r}'s "
+                raise ValueError(f"--config must describe the --init checkpoint's model: the same fields as its "
+                                 f"config (or be left out: the checkpoint's is used; keys such as transformers_version "
+                                 f"are not compared). Received: {run.config!r}, which differs from {run.init!r}'s "
                                  f"config in {shown}{more}")
     elif run.config:
         config = GroupViTConfig.from_pretrained(run.config)
