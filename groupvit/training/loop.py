@@ -204,7 +204,7 @@ def train(run: TrainRun) -> dict[str, Any]:
                 metrics = trainer.step(batch, noise, lr, scales)
                 step += 1
                 images_per_s = run.batch_size / max(time.perf_counter() - tick, 1e-9)
-                skipped = trainer.sum_over_ranks(batches.skips.total) if world > 1 else batches.skips.total
+                skipped = trainer.sum_over_ranks(batches.skips.total)
                 last = {"step": step, **{k: metrics[k] for k in ("loss", "contrastive")},
                         "multi_label": metrics.get("multi_label"), "lr": lr, "logit_scale": metrics["logit_scale"],
                         "images_per_s": images_per_s, "grad_norm": metrics["grad_norm"],
@@ -228,13 +228,13 @@ def train(run: TrainRun) -> dict[str, Any]:
                 # Every rank stops at the same boundary, on the signal any rank received (a signal may reach the
                 # processes a step apart, or one process only; the save that follows is a collective)
                 signum = stop.signum if stop.requested else 0
-                signum = trainer.max_over_ranks(signum) if world > 1 else signum
+                signum = trainer.max_over_ranks(signum)
                 if signum and step < total:
                     raise TrainingStopped(signum, at_boundary=True)
     except KeyboardInterrupt as err:
         interrupted = getattr(err, "signum", stop.signum)
         stopped_at_boundary = getattr(err, "at_boundary", False)
-        if not getattr(err, "at_boundary", False):
+        if not stopped_at_boundary:
             # Stopped inside a step or a save (a second signal, or an interrupt the handler did not see): the data
             # stream may be a batch ahead of the weights, so the state is not saved; the last checkpoint stands,
             # and without one the run undoes its writes as a failed one does (a rerun then starts afresh).
